@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what vigil needs to build and test on Debian 12 (root or sudo). Idempotent.
+# nvcc is optional: with /usr/local/cuda present the CUDA backend is built too.
+set -euo pipefail
+packages=(cmake ninja-build g++ libcxxopts-dev nlohmann-json3-dev libgtest-dev libgmock-dev ccache)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

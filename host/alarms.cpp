@@ -1,0 +1,222 @@
+// Grouping along the dimension lattice: raised episodes that happen together become one alarm
+// per most general scope (shared dimension values) whose series they cover densely.
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "vigil/alarms.hpp"
+
+namespace vigil {
+namespace {
+
+using ScopeTerms = std::vector<std::pair<size_t, uint32_t>>;  // (dim, code), dims ascending
+
+std::string scope_key(const ScopeTerms& terms) {
+  std::string key;
+  for (auto& [d, c] : terms) {
+    key.append(reinterpret_cast<const char*>(&d), sizeof(d));
+    key.append(reinterpret_cast<const char*>(&c), sizeof(c));
+  }
+  return key;
+}
+
+// Number of series in the whole dataset that match a scope, by walking the shortest posting
+// list of its terms; cached, since clusters ask for the same scopes again and again.
+class ScopeCounter {
+ public:
+  explicit ScopeCounter(const Keys& keys) : keys_(keys), postings_(keys.num_dims()) {
+    for (size_t d = 0; d < keys.num_dims(); ++d) postings_[d].resize(keys.dictionary[d].size());
+    for (size_t i = 0; i < keys.num_series(); ++i)
+      for (size_t d = 0; d < keys.num_dims(); ++d) postings_[d][keys.code(i, d)].push_back(static_cast<uint32_t>(i));
+  }
+
+  size_t count(const ScopeTerms& terms) {
+    if (terms.empty()) return keys_.num_series();
+    const std::string key = scope_key(terms);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    size_t shortest = 0;
+    for (size_t k = 1; k < terms.size(); ++k)
+      if (list(terms[k]).size() < list(terms[shortest]).size()) shortest = k;
+    size_t n = 0;
+    for (uint32_t i : list(terms[shortest])) {
+      bool all = true;
+      for (auto& [d, c] : terms) all = all && keys_.code(i, d) == c;
+      n += all;
+    }
+    cache_.emplace(key, n);
+    return n;
+  }
+
+ private:
+  const std::vector<uint32_t>& list(const std::pair<size_t, uint32_t>& term) const {
+    return postings_[term.first][term.second];
+  }
+  const Keys& keys_;
+  std::vector<std::vector<std::vector<uint32_t>>> postings_;  // [dim][code] -> series
+  std::unordered_map<std::string, size_t> cache_;
+};
+
+ScopeTerms full_scope(const Keys& keys, uint32_t series) {
+  ScopeTerms s;
+  for (size_t d = 0; d < keys.num_dims(); ++d) s.emplace_back(d, keys.code(series, d));
+  return s;
+}
+
+ScopeTerms subset(const Keys& keys, uint32_t series, unsigned mask) {
+  ScopeTerms s;
+  for (size_t d = 0; d < keys.num_dims(); ++d)
+    if (mask & (1u << d)) s.emplace_back(d, keys.code(series, d));
+  return s;
+}
+
+bool in_scope(const Keys& keys, uint32_t series, const ScopeTerms& scope) {
+  for (auto& [d, c] : scope)
+    if (keys.code(series, d) != c) return false;
+  return true;
+}
+
+std::string severity_of(float impact, size_t n_series) {
+  const float a = std::fabs(impact);
+  if (n_series >= 10 || a >= 0.5f) return "critical";
+  if (n_series >= 2 || a >= 0.2f) return "major";
+  return "minor";
+}
+
+float median(std::vector<float> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+void finish(Alarm& a, const Keys& keys, std::vector<Episode>& episodes, long index) {
+  std::vector<float> impacts;
+  std::unordered_set<uint32_t> members;
+  bool first_episode = true;
+  for (uint32_t e : a.episodes) {
+    Episode& ep = episodes[e];
+    ep.alarm = index;
+    members.insert(ep.series);
+    impacts.push_back(ep.impact);
+    if (first_episode || ep.first < a.first) a.first = ep.first;
+    if (first_episode || ep.last > a.last) a.last = ep.last;
+    if (first_episode || std::fabs(ep.peak_z) > std::fabs(a.peak_z)) a.peak_z = ep.peak_z;
+    first_episode = false;
+  }
+  a.series.assign(members.begin(), members.end());
+  std::sort(a.series.begin(), a.series.end());
+  a.impact = median(impacts);
+  a.severity = severity_of(a.impact, a.series.size());
+  (void)keys;
+}
+
+}  // namespace
+
+std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episodes, const Config& config) {
+  const Keys& keys = data.keys;
+  const size_t D = keys.num_dims();
+  const auto& det = config.detection;
+  const uint32_t window = static_cast<uint32_t>(
+      std::max(0.0, std::floor(det.group_window_minutes * 60.0 / static_cast<double>(data.step))));
+  ScopeCounter counter(keys);
+  std::vector<Alarm> alarms;
+
+  for (Direction dir : {Direction::Drop, Direction::Spike}) {
+    std::vector<uint32_t> order;
+    for (uint32_t e = 0; e < episodes.size(); ++e)
+      if (episodes[e].decision == "raised" && episodes[e].direction == dir) order.push_back(e);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return episodes[a].first != episodes[b].first ? episodes[a].first < episodes[b].first
+                                                    : episodes[a].series < episodes[b].series;
+    });
+    std::vector<size_t> open;  // multi-series alarms of this direction still collecting members
+
+    for (size_t c0 = 0; c0 < order.size();) {
+      // A cluster: episodes whose onsets lie within the window of the first one.
+      size_t c1 = c0 + 1;
+      while (c1 < order.size() && episodes[order[c1]].first <= episodes[order[c0]].first + window) ++c1;
+      std::vector<uint32_t> pending(order.begin() + c0, order.begin() + c1);
+      const uint32_t cluster_start = episodes[order[c0]].first;
+      c0 = c1;
+
+      // Late members of an incident already alarmed join that alarm.
+      open.erase(std::remove_if(open.begin(), open.end(),
+                                [&](size_t a) { return alarms[a].last + window < cluster_start; }),
+                 open.end());
+      std::vector<uint32_t> rest;
+      for (uint32_t e : pending) {
+        bool joined = false;
+        for (size_t a : open)
+          if (in_scope(keys, episodes[e].series, alarms[a].scope) && episodes[e].first <= alarms[a].last + window) {
+            alarms[a].episodes.push_back(e);
+            alarms[a].last = std::max(alarms[a].last, episodes[e].last);
+            joined = true;
+            break;
+          }
+        if (!joined) rest.push_back(e);
+      }
+
+      // Greedy cover: the dense scope with the most member series, the most general on ties.
+      while (!rest.empty()) {
+        std::unordered_map<std::string, std::pair<ScopeTerms, std::unordered_set<uint32_t>>> candidates;
+        if (rest.size() > 1 && D > 0 && D <= 16) {  // 2^D subsets per member
+          for (uint32_t e : rest)
+            for (unsigned mask = 0; mask < (1u << D); ++mask) {
+              ScopeTerms s = subset(keys, episodes[e].series, mask);
+              auto& slot = candidates[scope_key(s)];
+              if (slot.second.empty()) slot.first = std::move(s);
+              slot.second.insert(episodes[e].series);
+            }
+        }
+        const ScopeTerms* best = nullptr;
+        size_t best_members = 1, best_total = 0;
+        for (auto& [key, cand] : candidates) {
+          const size_t members = cand.second.size();
+          if (members < 2) continue;
+          const size_t total = counter.count(cand.first);
+          if (static_cast<double>(members) < det.scope_density * static_cast<double>(total)) continue;
+          const bool better =
+              members > best_members ||
+              (members == best_members && best &&
+               (cand.first.size() < best->size() ||
+                (cand.first.size() == best->size() && (total < best_total ||
+                                                       (total == best_total && cand.first < *best)))));
+          if (!best || better) {
+            best = &cand.first;
+            best_members = members;
+            best_total = total;
+          }
+        }
+        Alarm alarm;
+        alarm.direction = dir;
+        if (best) {
+          alarm.scope = *best;
+          alarm.density = static_cast<double>(best_members) / static_cast<double>(best_total);
+          std::vector<uint32_t> left;
+          for (uint32_t e : rest) (in_scope(keys, episodes[e].series, alarm.scope) ? alarm.episodes : left).push_back(e);
+          rest.swap(left);
+        } else {  // nothing dense: each remaining series is its own alarm
+          const uint32_t series = episodes[rest.front()].series;
+          alarm.scope = full_scope(keys, series);
+          std::vector<uint32_t> left;
+          for (uint32_t e : rest) (episodes[e].series == series ? alarm.episodes : left).push_back(e);
+          rest.swap(left);
+        }
+        finish(alarm, keys, episodes, static_cast<long>(alarms.size()));
+        if (alarm.series.size() > 1) open.push_back(alarms.size());
+        alarms.push_back(std::move(alarm));
+      }
+    }
+  }
+  // Late joiners changed spans and membership: recompute every alarm's summary.
+  for (size_t a = 0; a < alarms.size(); ++a) finish(alarms[a], keys, episodes, static_cast<long>(a));
+  std::sort(alarms.begin(), alarms.end(), [](const Alarm& a, const Alarm& b) {
+    return a.first != b.first ? a.first < b.first : a.series < b.series;
+  });
+  for (size_t a = 0; a < alarms.size(); ++a)
+    for (uint32_t e : alarms[a].episodes) episodes[e].alarm = static_cast<long>(a);
+  return alarms;
+}
+
+}  // namespace vigil

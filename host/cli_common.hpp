@@ -1,0 +1,19 @@
+#pragma once
+// Option handling shared by the subcommands.
+#include <string>
+
+#include "cxxopts.hpp"
+#include "vigil/dataset.hpp"
+#include "vigil/ingest.hpp"
+
+namespace vigil::cli {
+
+// Validates `--mechanisms` (all, none, or a comma list of events, ensemble, cross-stack) and
+// returns it in canonical form.
+std::string parse_mechanisms(const std::string& text);
+// --step, --duplicates, --group-dim, --stack-dim of an ingesting subcommand.
+IngestOptions ingest_options(const cxxopts::ParseResult& args);
+// The first grid index at or after a time given as ISO-8601 or unix seconds.
+size_t grid_index(const Dataset& data, const std::string& time, const std::string& option);
+
+}  // namespace vigil::cli

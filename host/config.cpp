@@ -1,0 +1,146 @@
+#include "vigil/config.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "vigil/error.hpp"
+
+namespace vigil {
+namespace {
+
+using nlohmann::json;
+
+Direction parse_direction(const std::string& text, const std::string& file) {
+  if (text == "both") return Direction::Both;
+  if (text == "drop" || text == "drops") return Direction::Drop;
+  if (text == "spike" || text == "spikes") return Direction::Spike;
+  throw InputError(where(file, 0, "direction must be drop, spike or both, not '" + text + "'"));
+}
+
+Transform parse_transform(const std::string& text, const std::string& file) {
+  if (text == "auto") return Transform::Auto;
+  if (text == "log1p") return Transform::Log1p;
+  if (text == "identity") return Transform::Identity;
+  throw InputError(where(file, 0, "transform must be auto, log1p or identity, not '" + text + "'"));
+}
+
+// Reads an optional number, rejecting other types and values outside [lo, hi].
+template <typename T>
+void read_number(const json& obj, const char* key, T& out, double lo, double hi, const std::string& file) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return;
+  if (!it->is_number()) throw InputError(where(file, 0, std::string("'") + key + "' must be a number"));
+  const double v = it->get<double>();
+  if (!(v >= lo && v <= hi))
+    throw InputError(where(file, 0, std::string("'") + key + "' = " + it->dump() + " is out of range [" +
+                                        std::to_string(lo) + ", " + std::to_string(hi) + "]"));
+  out = static_cast<T>(v);
+}
+
+void check_keys(const json& obj, std::initializer_list<const char*> allowed, const std::string& file,
+                const std::string& section) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || it.key() == a;
+    if (!ok) throw InputError(where(file, 0, "unknown key '" + it.key() + "'" + section));
+  }
+}
+
+MetricRule parse_rule(const json& obj, const std::string& file, const std::string& section) {
+  if (!obj.is_object()) throw InputError(where(file, 0, section + " must be an object"));
+  check_keys(obj, {"direction", "transform", "threshold"}, file, " in " + section);
+  MetricRule rule;
+  if (obj.contains("direction")) {
+    if (!obj["direction"].is_string()) throw InputError(where(file, 0, "'direction' must be a string"));
+    rule.direction = parse_direction(obj["direction"].get<std::string>(), file);
+  }
+  if (obj.contains("transform")) {
+    if (!obj["transform"].is_string()) throw InputError(where(file, 0, "'transform' must be a string"));
+    rule.transform = parse_transform(obj["transform"].get<std::string>(), file);
+  }
+  read_number(obj, "threshold", rule.threshold, 0.5, 1e6, file);
+  return rule;
+}
+
+}  // namespace
+
+const char* to_string(Direction d) {
+  switch (d) {
+    case Direction::Drop: return "drop";
+    case Direction::Spike: return "spike";
+    default: return "both";
+  }
+}
+
+Config read_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(where(path, 0, "cannot open config file"));
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw InputError(where(path, 0, std::string("not valid JSON: ") + e.what()));
+  }
+  if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a JSON object"));
+  check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "scope_density",
+                   "group_window_minutes", "metric_dim", "direction", "transform", "metrics", "forecast"},
+             path, "");
+  Config c;
+  auto& d = c.detection;
+  read_number(doc, "threshold", d.threshold, 0.5, 1e6, path);
+  read_number(doc, "min_duration_minutes", d.min_duration_minutes, 0, 1e7, path);
+  read_number(doc, "merge_gap_points", d.merge_gap_points, 0, 1e6, path);
+  read_number(doc, "scope_density", d.scope_density, 0.01, 1, path);
+  read_number(doc, "group_window_minutes", d.group_window_minutes, 0, 1e7, path);
+  if (doc.contains("metric_dim")) {
+    if (!doc["metric_dim"].is_string()) throw InputError(where(path, 0, "'metric_dim' must be a string"));
+    c.metric_dim = doc["metric_dim"].get<std::string>();
+  }
+  json defaults = json::object();
+  if (doc.contains("direction")) defaults["direction"] = doc["direction"];
+  if (doc.contains("transform")) defaults["transform"] = doc["transform"];
+  c.default_rule = parse_rule(defaults, path, "the top level");
+  if (doc.contains("metrics")) {
+    const json& m = doc["metrics"];
+    if (!m.is_object()) throw InputError(where(path, 0, "'metrics' must be an object of metric -> rule"));
+    for (auto it = m.begin(); it != m.end(); ++it) {
+      // A metric rule inherits the top-level direction/transform it does not set.
+      json merged = defaults;
+      if (it->is_object())
+        for (auto f = it->begin(); f != it->end(); ++f) merged[f.key()] = *f;
+      else
+        merged = *it;
+      c.metrics[it.key()] = parse_rule(merged, path, "metrics." + it.key());
+    }
+  }
+  if (doc.contains("forecast")) {
+    const json& f = doc["forecast"];
+    if (!f.is_object()) throw InputError(where(path, 0, "'forecast' must be an object"));
+    check_keys(f, {"daily_knots", "weekly", "level_days", "daily_days", "weekly_weeks", "scale_slots",
+                   "scale_days", "model_error_days", "scale_prior_visits", "clip_z", "outlier_z",
+                   "shift_horizon_hours", "min_history_days", "scale_floor_log", "scale_floor_rel"},
+               path, " in forecast");
+    auto& s = c.forecast;
+    read_number(f, "daily_knots", s.daily_knots, 1, 1440, path);
+    if (f.contains("weekly")) {
+      if (!f["weekly"].is_boolean()) throw InputError(where(path, 0, "'weekly' must be true or false"));
+      s.weekly = f["weekly"].get<bool>();
+    }
+    read_number(f, "level_days", s.level_days, 1e-3, 1e4, path);
+    read_number(f, "daily_days", s.daily_days, 1e-3, 1e4, path);
+    read_number(f, "weekly_weeks", s.weekly_weeks, 1e-3, 1e4, path);
+    read_number(f, "scale_slots", s.scale_slots, 1, 1440, path);
+    read_number(f, "scale_days", s.scale_days, 1e-3, 1e4, path);
+    read_number(f, "model_error_days", s.model_error_days, 1e-3, 1e4, path);
+    read_number(f, "scale_prior_visits", s.scale_prior_visits, 0, 1e6, path);
+    read_number(f, "clip_z", s.clip_z, 0.1, 1e6, path);
+    read_number(f, "outlier_z", s.outlier_z, 0.5, 1e6, path);
+    read_number(f, "shift_horizon_hours", s.shift_horizon_hours, 0.01, 1e6, path);
+    read_number(f, "min_history_days", s.min_history_days, 0, 1e4, path);
+    read_number(f, "scale_floor_log", s.scale_floor_log, 0, 10, path);
+    read_number(f, "scale_floor_rel", s.scale_floor_rel, 0, 10, path);
+  }
+  return c;
+}
+
+}  // namespace vigil

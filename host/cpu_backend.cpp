@@ -1,0 +1,96 @@
+#include <omp.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "vigil/backend.hpp"
+#include "vigil/error.hpp"
+
+namespace vigil {
+namespace {
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(colon + 2);
+    }
+  return "unknown CPU";
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+  std::string name() const override { return "cpu"; }
+  std::string device() const override {
+    return cpu_model_name() + " (" + std::to_string(threads_) + " threads)";
+  }
+
+  // Each thread owns a block of series and streams through time; at every step the block's
+  // values, outputs and state rows are contiguous, as in the CUDA backend's warps.
+  void forecast(const ForecastParams& p, const ForecastInput& in, const ForecastOutput& out) override {
+    const size_t N = in.N, T = in.T;
+    if (N == 0 || T == 0) return;
+    constexpr size_t kBlock = 256;
+    const size_t blocks = (N + kBlock - 1) / kBlock;
+    const int S = state_floats(p);
+    std::vector<Clock> clocks(T);
+    for (size_t t = 0; t < T; ++t) clocks[t] = clock_at(p, static_cast<int64_t>(t));
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> state(static_cast<size_t>(S) * kBlock);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t b = 0; b < blocks; ++b) {
+        const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
+        for (size_t j = 0; j < n; ++j) init_state(p, StateRef{state.data() + j, kBlock});
+        for (size_t t = 0; t < T; ++t) {
+          const Clock& c = clocks[t];
+          const float* x = in.values + t * N + i0;
+          float* f = out.forecast + t * N + i0;
+          float* z = out.z + t * N + i0;
+          for (size_t j = 0; j < n; ++j) {
+            const PointScore r =
+                forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.log_transform[i0 + j] != 0);
+            f[j] = r.forecast;
+            z[j] = r.z;
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+#ifdef VIGIL_HAVE_CUDA
+std::unique_ptr<Backend> make_cuda_backend();  // kernels/cuda_backend.cu
+int cuda_device_count_impl();
+int cuda_device_count() { return cuda_device_count_impl(); }
+#else
+int cuda_device_count() { return 0; }
+#endif
+
+std::unique_ptr<Backend> make_backend(const std::string& which) {
+  if (which == "cpu") return make_cpu_backend();
+  if (which == "cuda" || which == "auto") {
+#ifdef VIGIL_HAVE_CUDA
+    if (cuda_device_count() > 0) return make_cuda_backend();
+    if (which == "cuda") throw InputError("--backend cuda: no CUDA device is available");
+#else
+    if (which == "cuda") throw InputError("--backend cuda: this build has no CUDA backend (nvcc was not found)");
+#endif
+    return make_cpu_backend();
+  }
+  throw InputError("--backend must be auto, cpu or cuda, not '" + which + "'");
+}
+
+}  // namespace vigil

@@ -1,0 +1,100 @@
+// Candidate episodes: runs of points past the threshold in an allowed direction.
+#include <algorithm>
+#include <cmath>
+
+#include "vigil/alarms.hpp"
+
+namespace vigil {
+namespace {
+
+struct OpenRun {
+  bool open = false;
+  Direction direction = Direction::Drop;
+  uint32_t first = 0, last = 0, points = 0, peak_t = 0;
+  float peak_z = 0;
+};
+
+}  // namespace
+
+std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, const Config& config,
+                                   size_t score_from) {
+  const size_t N = data.N(), T = data.T;
+  const auto& det = config.detection;
+  const uint32_t min_points = static_cast<uint32_t>(
+      std::max(2.0, std::ceil(det.min_duration_minutes * 60.0 / static_cast<double>(data.step))));
+  const uint32_t gap = static_cast<uint32_t>(det.merge_gap_points);
+
+  constexpr size_t kBlock = 256;  // series per task: time-major rows stay in cache
+  const size_t blocks = (N + kBlock - 1) / kBlock;
+  std::vector<std::vector<Episode>> found(blocks);
+
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
+    std::vector<OpenRun> runs(n);
+    auto close = [&](size_t j, OpenRun& r) {
+      if (r.open && r.last - r.first + 1 >= min_points) {
+        Episode e;
+        e.series = static_cast<uint32_t>(i0 + j);
+        e.first = r.first;
+        e.last = r.last;
+        e.direction = r.direction;
+        e.peak_z = r.peak_z;
+        e.peak_t = r.peak_t;
+        e.points = r.points;
+        // Relative change in original units over the points past the threshold.
+        std::vector<float> rel;
+        const bool log_t = scores.log_transform[e.series] != 0;
+        const float thr = scores.threshold[e.series];
+        for (uint32_t t = r.first; t <= r.last; ++t) {
+          const size_t k = t * N + e.series;
+          if (!(std::fabs(scores.z[k]) >= thr)) continue;
+          const float f = inverse_transform(scores.forecast[k], log_t);
+          if (std::isfinite(f) && std::fabs(f) > 1e-12f) rel.push_back((data.values[k] - f) / std::fabs(f));
+        }
+        if (!rel.empty()) {
+          std::nth_element(rel.begin(), rel.begin() + rel.size() / 2, rel.end());
+          e.impact = rel[rel.size() / 2];
+        }
+        found[b].push_back(e);
+      }
+      r.open = false;
+    };
+    for (size_t t = score_from; t < T; ++t) {
+      const float* z = scores.z.data() + t * N + i0;
+      for (size_t j = 0; j < n; ++j) {
+        OpenRun& r = runs[j];
+        const size_t i = i0 + j;
+        const Direction allowed = static_cast<Direction>(scores.direction[i]);
+        const float zj = z[j];
+        const bool past = std::fabs(zj) >= scores.threshold[i];  // false for NaN
+        const Direction d = zj < 0 ? Direction::Drop : Direction::Spike;
+        const bool counts = past && (allowed == Direction::Both || allowed == d);
+        const uint32_t tt = static_cast<uint32_t>(t);
+        if (counts) {
+          if (r.open && (r.direction != d || tt - r.last - 1 > gap)) close(j, r);
+          if (!r.open) {
+            r = OpenRun{true, d, tt, tt, 0, tt, zj};
+          }
+          r.last = tt;
+          ++r.points;
+          if (std::fabs(zj) > std::fabs(r.peak_z)) {
+            r.peak_z = zj;
+            r.peak_t = tt;
+          }
+        } else if (r.open && tt - r.last > gap) {
+          close(j, r);
+        }
+      }
+    }
+    for (size_t j = 0; j < n; ++j) close(j, runs[j]);
+  }
+  std::vector<Episode> all;
+  for (auto& v : found) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end(), [](const Episode& a, const Episode& b) {
+    return a.first != b.first ? a.first < b.first : a.series < b.series;
+  });
+  return all;
+}
+
+}  // namespace vigil

@@ -1,0 +1,189 @@
+// Output files of `vigil score` (DESIGN.md "Outputs"), each written atomically.
+#include <omp.h>
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "vigil/alarms.hpp"
+#include "vigil/atomic_file.hpp"
+#include "vigil/timeutil.hpp"
+
+namespace vigil {
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json series_object(const Keys& keys, uint32_t series) {
+  ordered_json o = ordered_json::object();
+  for (size_t d = 0; d < keys.num_dims(); ++d) o[keys.dims[d]] = keys.value(series, d);
+  return o;
+}
+
+// Finite numbers only: JSON has no NaN.
+ordered_json number(double v, double scale = 1e4) {
+  if (!std::isfinite(v)) return nullptr;
+  return std::round(v * scale) / scale;
+}
+
+ordered_json record(const Dataset& data, const std::string& id, const std::string& status,
+                    const std::string& reason, uint32_t first, uint32_t last, Direction direction,
+                    const std::string& severity, float peak_z, ordered_json scope, ordered_json series,
+                    size_t n_series, ordered_json evidence) {
+  ordered_json o;
+  o["id"] = id;
+  o["status"] = status;
+  o["reason"] = reason;
+  o["start"] = format_iso(data.time_at(first));
+  o["end"] = format_iso(data.time_at(last) + data.step);  // exclusive: the step after the last point
+  o["direction"] = to_string(direction);
+  o["severity"] = severity;
+  o["peak_z"] = number(peak_z, 100);
+  o["scope"] = std::move(scope);
+  o["series"] = std::move(series);
+  o["n_series"] = n_series;
+  o["evidence"] = std::move(evidence);
+  return o;
+}
+
+std::string alarm_id(size_t a) { return "alarm-" + std::to_string(a + 1); }
+std::string episode_id(size_t e) { return "episode-" + std::to_string(e + 1); }
+
+void write_lines(const std::string& path, const std::vector<ordered_json>& lines) {
+  AtomicFile out(path);
+  for (const auto& line : lines) out.write(line.dump() + "\n");
+  out.commit();
+}
+
+}  // namespace
+
+void write_alarms(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
+                  const std::vector<Episode>& episodes) {
+  std::vector<ordered_json> lines;
+  for (size_t a = 0; a < alarms.size(); ++a) {
+    const Alarm& al = alarms[a];
+    ordered_json scope = ordered_json::object();
+    for (auto& [d, c] : al.scope) scope[data.keys.dims[d]] = data.keys.dictionary[d][c];
+    ordered_json series = ordered_json::array();
+    for (uint32_t s : al.series) series.push_back(series_object(data.keys, s));
+    ordered_json ev;
+    ev["step_seconds"] = data.step;
+    ev["impact"] = number(al.impact);
+    ev["density"] = number(al.density);
+    ev["episodes"] = al.episodes.size();
+    ev["peak_time"] = format_iso(data.time_at(al.first));
+    for (uint32_t e : al.episodes)
+      if (episodes[e].peak_z == al.peak_z) ev["peak_time"] = format_iso(data.time_at(episodes[e].peak_t));
+    ordered_json ids = ordered_json::array();
+    for (uint32_t e : al.episodes) ids.push_back(episode_id(e));
+    ev["episode_ids"] = std::move(ids);
+    lines.push_back(record(data, alarm_id(a), "raised", "malfunction", al.first, al.last, al.direction,
+                           al.severity, al.peak_z, std::move(scope), std::move(series), al.series.size(),
+                           std::move(ev)));
+  }
+  write_lines(path, lines);
+}
+
+void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
+                  const std::vector<Episode>& episodes) {
+  std::vector<ordered_json> lines;
+  for (size_t e = 0; e < episodes.size(); ++e) {
+    const Episode& ep = episodes[e];
+    ordered_json ev;
+    ev["step_seconds"] = data.step;
+    ev["impact"] = number(ep.impact);
+    ev["points_past_threshold"] = ep.points;
+    ev["peak_time"] = format_iso(data.time_at(ep.peak_t));
+    ev["alarm"] = ep.alarm >= 0 ? ordered_json(alarm_id(static_cast<size_t>(ep.alarm))) : ordered_json(nullptr);
+    const std::string severity =
+        ep.alarm >= 0 ? alarms[static_cast<size_t>(ep.alarm)].severity : std::string("minor");
+    ordered_json series = ordered_json::array();
+    series.push_back(series_object(data.keys, ep.series));
+    lines.push_back(record(data, episode_id(e), ep.decision == "raised" ? "raised" : "suppressed", ep.reason,
+                           ep.first, ep.last, ep.direction, severity, ep.peak_z,
+                           series_object(data.keys, ep.series), std::move(series), 1, std::move(ev)));
+  }
+  write_lines(path, lines);
+}
+
+namespace {
+
+void append_float(std::string& out, float v, int precision) {
+  if (!std::isfinite(v)) return;  // empty field
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, precision);
+  out.append(buf, r.ptr);
+}
+
+void append_value(std::string& out, float v) {
+  if (!std::isfinite(v)) return;
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);  // shortest round-trip
+  out.append(buf, r.ptr);
+}
+
+// A dimension value as a CSV field (quoted when it holds a comma, quote or newline).
+void append_field(std::string& out, const std::string& v) {
+  if (v.find_first_of(",\"\n\r") == std::string::npos) {
+    out += v;
+    return;
+  }
+  out += '"';
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+void write_scores(const std::string& path, const Dataset& data, const Scores& scores) {
+  const size_t N = data.N(), T = data.T;
+  AtomicFile out(path);
+  std::string header = "timestamp";
+  for (const auto& d : data.keys.dims) header += "," + d;
+  header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score\n";
+  out.write(header);
+  std::vector<std::string> stamps(T);
+  for (size_t t = 0; t < T; ++t) stamps[t] = format_iso(data.time_at(t));
+  // Series are formatted in parallel in chunks and written in series order.
+  constexpr size_t kChunk = 512;
+  for (size_t c0 = 0; c0 < N; c0 += kChunk * static_cast<size_t>(omp_get_max_threads())) {
+    const size_t chunks = std::min<size_t>(omp_get_max_threads(), (N - c0 + kChunk - 1) / kChunk);
+    std::vector<std::string> text(chunks);
+#pragma omp parallel for schedule(static, 1)
+    for (size_t k = 0; k < chunks; ++k) {
+      std::string& buf = text[k];
+      const size_t i_end = std::min(N, c0 + (k + 1) * kChunk);
+      for (size_t i = c0 + k * kChunk; i < i_end; ++i) {
+        std::string dims;
+        for (size_t d = 0; d < data.keys.num_dims(); ++d) {
+          dims += ',';
+          append_field(dims, data.keys.value(i, d));
+        }
+        const bool log_t = scores.log_transform[i] != 0;
+        const Direction dir = static_cast<Direction>(scores.direction[i]);
+        for (size_t t = 0; t < T; ++t) {
+          if (!data.was_observed(t, i)) continue;
+          const size_t p = t * N + i;
+          buf += stamps[t];
+          buf += dims;
+          buf += ',';
+          append_value(buf, data.values[p]);
+          buf += ',';
+          append_float(buf, inverse_transform(scores.forecast[p], log_t), 7);
+          buf += ',';
+          append_float(buf, scores.z[p], 5);
+          buf += ",,,,,,";  // z_derivative, z_volatility, breadth, correlation, events: later stages
+          if (!std::isnan(scores.z[p])) append_float(buf, point_score(scores.z[p], dir, scores.threshold[i]), 4);
+          buf += '\n';
+        }
+      }
+    }
+    for (auto& t : text) out.write(t);
+  }
+  out.commit();
+}
+
+}  // namespace vigil

@@ -1,0 +1,57 @@
+#include "vigil/pipeline.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <unordered_map>
+
+namespace vigil {
+
+float point_score(float z, Direction direction, float threshold) {
+  if (std::isnan(z)) return 0.0f;
+  if ((direction == Direction::Drop && z > 0) || (direction == Direction::Spike && z < 0)) return 0.0f;
+  const float z2 = z * z;
+  return z2 / (z2 + threshold * threshold);
+}
+
+Scores score_dataset(const Dataset& data, const Config& config, Backend& backend) {
+  const size_t N = data.N(), T = data.T;
+  Scores s;
+  s.params = make_forecast_params(config.forecast, data.start, data.step, T);
+
+  // Per-series rules come from the series' metric; "auto" transform decides per metric: log1p
+  // when no series of that metric has a negative value (counts, durations, ratios).
+  const int metric_dim = data.keys.dim_index(config.metric_dim);
+  std::vector<uint8_t> has_negative(N, 0);
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < N; ++i) {
+    for (size_t t = 0; t < T; ++t)
+      if (data.values[t * N + i] < 0) {
+        has_negative[i] = 1;
+        break;
+      }
+  }
+  std::unordered_map<uint32_t, bool> metric_negative;  // by metric code
+  if (metric_dim >= 0)
+    for (size_t i = 0; i < N; ++i) metric_negative[data.keys.code(i, metric_dim)] |= has_negative[i] != 0;
+
+  s.log_transform.resize(N);
+  s.direction.resize(N);
+  s.threshold.resize(N);
+  for (size_t i = 0; i < N; ++i) {
+    const MetricRule& rule = metric_dim >= 0 ? config.rule_for(data.keys.value(i, metric_dim)) : config.default_rule;
+    bool negative = metric_dim >= 0 ? metric_negative[data.keys.code(i, metric_dim)] : has_negative[i] != 0;
+    s.log_transform[i] = rule.transform == Transform::Log1p || (rule.transform == Transform::Auto && !negative);
+    s.direction[i] = static_cast<uint8_t>(rule.direction);
+    s.threshold[i] = static_cast<float>(rule.threshold > 0 ? rule.threshold : config.detection.threshold);
+  }
+
+  s.forecast.resize(T * N);
+  s.z.resize(T * N);
+  const auto t0 = std::chrono::steady_clock::now();
+  backend.forecast(s.params, ForecastInput{data.values.data(), s.log_transform.data(), T, N},
+                   ForecastOutput{s.forecast.data(), s.z.data()});
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+}  // namespace vigil

@@ -1,0 +1,41 @@
+#pragma once
+// A backend runs the per-point math of include/vigil/ over a time-major batch. The CPU backend
+// (host/, OpenMP) and the CUDA backend (kernels/, one thread per series) have one interface, so
+// every test and the CLI run against either.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "vigil/forecast.hpp"
+
+namespace vigil {
+
+// Views never own memory: the caller keeps the arrays alive for the call.
+struct ForecastInput {
+  const float* values = nullptr;          // [T][N], raw values, NaN = missing
+  const uint8_t* log_transform = nullptr;  // [N], 1 = log1p
+  size_t T = 0, N = 0;
+};
+
+struct ForecastOutput {
+  float* forecast = nullptr;  // [T][N], transformed space, NaN while warming up
+  float* z = nullptr;         // [T][N], z_forecast, NaN when not scored
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;    // "cpu" | "cuda"
+  virtual std::string device() const = 0;  // what it runs on, for summaries and bench results
+  virtual void forecast(const ForecastParams& params, const ForecastInput& in,
+                        const ForecastOutput& out) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+// "auto" (CUDA when a device is present, else CPU), "cpu" or "cuda"; InputError when "cuda" is
+// asked for and no device (or no CUDA build) is available.
+std::unique_ptr<Backend> make_backend(const std::string& which);
+// Number of usable CUDA devices (0 in a CPU-only build).
+int cuda_device_count();
+
+}  // namespace vigil

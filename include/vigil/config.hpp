@@ -1,0 +1,49 @@
+#pragma once
+// Settings of a scoring run: defaults, overridden by the --config JSON file, then by flags.
+#include <map>
+#include <string>
+
+#include "vigil/forecast.hpp"
+
+namespace vigil {
+
+enum class Direction { Both, Drop, Spike };
+enum class Transform { Auto, Log1p, Identity };
+
+struct MetricRule {
+  Direction direction = Direction::Both;
+  Transform transform = Transform::Auto;  // auto: log1p when every value is >= 0
+  double threshold = 0;                   // 0 = the global threshold
+};
+
+struct DetectionSettings {
+  double threshold = 5.0;         // |z_forecast| that opens an episode point
+  double min_duration_minutes = 10;  // and at least 2 points
+  int merge_gap_points = 2;       // sub-threshold points bridged inside an episode
+  double scope_density = 0.5;     // share of a scope's series an alarm must cover to claim it
+  double group_window_minutes = 60;  // episodes starting this close may form one alarm
+};
+
+struct Config {
+  ForecastSettings forecast;
+  DetectionSettings detection;
+  std::string metric_dim = "metric";
+  MetricRule default_rule;
+  std::map<std::string, MetricRule> metrics;  // by value of metric_dim
+
+  const MetricRule& rule_for(const std::string& metric) const {
+    auto it = metrics.find(metric);
+    return it == metrics.end() ? default_rule : it->second;
+  }
+};
+
+// Reads a JSON config file; unknown keys and bad values are InputErrors naming the file.
+// {"threshold": 5, "min_duration_minutes": 10, "merge_gap_points": 2, "scope_density": 0.5,
+//  "metric_dim": "metric",
+//  "metrics": {"stream_errors": {"direction": "spike", "transform": "log1p", "threshold": 6}},
+//  "forecast": {"daily_knots": 96, "weekly": true, "level_days": 0.25, ...}}
+Config read_config(const std::string& path);
+
+const char* to_string(Direction d);
+
+}  // namespace vigil

@@ -1,0 +1,74 @@
+#pragma once
+// CUDA error handling and RAII device memory for the kernels/ translation units. Nothing here
+// leaks into the public headers.
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace vigil::cuda {
+
+// A failed CUDA call becomes an exception naming the file, the line and CUDA's message.
+[[noreturn]] inline void throw_cuda_error(cudaError_t err, const char* expr, const char* file, int line) {
+  throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + expr + ": " +
+                           cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+}
+
+#define VIGIL_CUDA_CHECK(expr)                                                         \
+  do {                                                                                 \
+    const cudaError_t vigil_err_ = (expr);                                             \
+    if (vigil_err_ != cudaSuccess) ::vigil::cuda::throw_cuda_error(vigil_err_, #expr, __FILE__, __LINE__); \
+  } while (0)
+
+// Checks the launch itself; asynchronous faults surface at the next synchronising call.
+#define VIGIL_CUDA_CHECK_LAUNCH() VIGIL_CUDA_CHECK(cudaGetLastError())
+
+// Stream-ordered device allocation, freed on the same stream.
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(size_t count, cudaStream_t stream) : count_(count), stream_(stream) {
+    if (count_) VIGIL_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&ptr_), count_ * sizeof(T), stream_));
+  }
+  ~DeviceBuffer() {
+    if (ptr_) cudaFreeAsync(ptr_, stream_);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      if (ptr_) cudaFreeAsync(ptr_, stream_);
+      ptr_ = o.ptr_;
+      count_ = o.count_;
+      stream_ = o.stream_;
+      o.ptr_ = nullptr;
+      o.count_ = 0;
+    }
+    return *this;
+  }
+  T* data() const { return ptr_; }
+  size_t size() const { return count_; }
+
+ private:
+  T* ptr_ = nullptr;
+  size_t count_ = 0;
+  cudaStream_t stream_ = nullptr;
+};
+
+class Stream {
+ public:
+  Stream() { VIGIL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  ~Stream() { cudaStreamDestroy(stream_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  cudaStream_t get() const { return stream_; }
+  void sync() const { VIGIL_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+}  // namespace vigil::cuda

@@ -131,82 +131,68 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
                                                     : episodes[a].series < episodes[b].series;
     });
     std::vector<size_t> open;  // multi-series alarms of this direction still collecting members
+    std::vector<uint8_t> assigned(episodes.size(), 0);
 
-    for (size_t c0 = 0; c0 < order.size();) {
-      // A cluster: episodes whose onsets lie within the window of the first one.
-      size_t c1 = c0 + 1;
-      while (c1 < order.size() && episodes[order[c1]].first <= episodes[order[c0]].first + window) ++c1;
-      std::vector<uint32_t> pending(order.begin() + c0, order.begin() + c1);
-      const uint32_t cluster_start = episodes[order[c0]].first;
-      c0 = c1;
-
-      // Late members of an incident already alarmed join that alarm.
+    for (size_t k = 0; k < order.size(); ++k) {
+      const uint32_t seed = order[k];
+      if (assigned[seed]) continue;
+      const Episode& sd = episodes[seed];
+      // A late member of an incident already alarmed joins that alarm.
       open.erase(std::remove_if(open.begin(), open.end(),
-                                [&](size_t a) { return alarms[a].last + window < cluster_start; }),
+                                [&](size_t a) { return alarms[a].last + window < sd.first; }),
                  open.end());
-      std::vector<uint32_t> rest;
-      for (uint32_t e : pending) {
-        bool joined = false;
-        for (size_t a : open)
-          if (in_scope(keys, episodes[e].series, alarms[a].scope) && episodes[e].first <= alarms[a].last + window) {
-            alarms[a].episodes.push_back(e);
-            alarms[a].last = std::max(alarms[a].last, episodes[e].last);
-            joined = true;
-            break;
-          }
-        if (!joined) rest.push_back(e);
-      }
-
-      // Greedy cover: the dense scope with the most member series, the most general on ties.
-      while (!rest.empty()) {
-        std::unordered_map<std::string, std::pair<ScopeTerms, std::unordered_set<uint32_t>>> candidates;
-        if (rest.size() > 1 && D > 0 && D <= 16) {  // 2^D subsets per member
-          for (uint32_t e : rest)
-            for (unsigned mask = 0; mask < (1u << D); ++mask) {
-              ScopeTerms s = subset(keys, episodes[e].series, mask);
-              auto& slot = candidates[scope_key(s)];
-              if (slot.second.empty()) slot.first = std::move(s);
-              slot.second.insert(episodes[e].series);
-            }
+      bool joined = false;
+      for (size_t a : open)
+        if (in_scope(keys, sd.series, alarms[a].scope)) {
+          alarms[a].episodes.push_back(seed);
+          alarms[a].last = std::max(alarms[a].last, sd.last);
+          assigned[seed] = 1;
+          joined = true;
+          break;
         }
-        const ScopeTerms* best = nullptr;
-        size_t best_members = 1, best_total = 0;
-        for (auto& [key, cand] : candidates) {
-          const size_t members = cand.second.size();
-          if (members < 2) continue;
-          const size_t total = counter.count(cand.first);
-          if (static_cast<double>(members) < det.scope_density * static_cast<double>(total)) continue;
-          const bool better =
-              members > best_members ||
-              (members == best_members && best &&
-               (cand.first.size() < best->size() ||
-                (cand.first.size() == best->size() && (total < best_total ||
-                                                       (total == best_total && cand.first < *best)))));
-          if (!best || better) {
-            best = &cand.first;
-            best_members = members;
+      if (joined) continue;
+
+      // Candidates: unassigned episodes that overlap the seed in time (onsets are sorted).
+      std::vector<uint32_t> cand;
+      for (size_t j = k; j < order.size() && episodes[order[j]].first <= sd.last; ++j)
+        if (!assigned[order[j]]) cand.push_back(order[j]);
+
+      // The dense scope around the seed with the most member series.
+      ScopeTerms best = full_scope(keys, sd.series);
+      size_t best_members = 1, best_total = 1;
+      if (cand.size() > 1 && D > 0 && D <= 16) {  // 2^D scopes around the seed
+        for (unsigned mask = 0; mask + 1 < (1u << D); ++mask) {
+          ScopeTerms scope = subset(keys, sd.series, mask);
+          std::unordered_set<uint32_t> members;
+          for (uint32_t e : cand)
+            if (in_scope(keys, episodes[e].series, scope)) members.insert(episodes[e].series);
+          if (members.size() < 2 || members.size() < best_members) continue;
+          const size_t total = counter.count(scope);
+          if (static_cast<double>(members.size()) < det.scope_density * static_cast<double>(total)) continue;
+          // Same members: the denser scope (it says more precisely what is hit), then the
+          // more general one.
+          const double density = static_cast<double>(members.size()) / static_cast<double>(total);
+          const double best_density = static_cast<double>(best_members) / static_cast<double>(best_total);
+          if (members.size() > best_members || density > best_density ||
+              (density == best_density && scope.size() < best.size())) {
+            best = std::move(scope);
+            best_members = members.size();
             best_total = total;
           }
         }
-        Alarm alarm;
-        alarm.direction = dir;
-        if (best) {
-          alarm.scope = *best;
-          alarm.density = static_cast<double>(best_members) / static_cast<double>(best_total);
-          std::vector<uint32_t> left;
-          for (uint32_t e : rest) (in_scope(keys, episodes[e].series, alarm.scope) ? alarm.episodes : left).push_back(e);
-          rest.swap(left);
-        } else {  // nothing dense: each remaining series is its own alarm
-          const uint32_t series = episodes[rest.front()].series;
-          alarm.scope = full_scope(keys, series);
-          std::vector<uint32_t> left;
-          for (uint32_t e : rest) (episodes[e].series == series ? alarm.episodes : left).push_back(e);
-          rest.swap(left);
-        }
-        finish(alarm, keys, episodes, static_cast<long>(alarms.size()));
-        if (alarm.series.size() > 1) open.push_back(alarms.size());
-        alarms.push_back(std::move(alarm));
       }
+      Alarm alarm;
+      alarm.direction = dir;
+      alarm.scope = best;
+      alarm.density = static_cast<double>(best_members) / static_cast<double>(best_total);
+      for (uint32_t e : cand)
+        if (in_scope(keys, episodes[e].series, alarm.scope)) {
+          alarm.episodes.push_back(e);
+          assigned[e] = 1;
+        }
+      finish(alarm, keys, episodes, static_cast<long>(alarms.size()));
+      if (alarm.series.size() > 1) open.push_back(alarms.size());
+      alarms.push_back(std::move(alarm));
     }
   }
   // Late joiners changed spans and membership: recompute every alarm's summary.

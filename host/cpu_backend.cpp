@@ -1,6 +1,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -61,6 +62,26 @@ class CpuBackend final : public Backend {
         }
       }
     }
+  }
+
+  double copy_bandwidth_gbs() override {
+    const size_t n = size_t{1} << 27;  // 512 MiB per buffer: far beyond any cache
+    std::vector<float> src(n), dst(n);
+#pragma omp parallel for num_threads(threads_) schedule(static)
+    for (size_t i = 0; i < n; ++i) src[i] = static_cast<float>(i & 1023);  // touch pages in parallel
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      const double t0 = omp_get_wtime();
+#pragma omp parallel num_threads(threads_)
+      {
+        const size_t chunk = (n + omp_get_num_threads() - 1) / omp_get_num_threads();
+        const size_t b = std::min(n, chunk * omp_get_thread_num()), e = std::min(n, b + chunk);
+        std::memcpy(dst.data() + b, src.data() + b, (e - b) * sizeof(float));
+      }
+      const double dt = omp_get_wtime() - t0;
+      best = std::max(best, 2.0 * n * sizeof(float) / dt / 1e9);
+    }
+    return best;
   }
 
  private:

@@ -2,6 +2,7 @@
 // every step a warp reads 32 consecutive series (coalesced) and its state rows likewise. The
 // math is forecast_step() from include/vigil/forecast.hpp, the same the CPU backend runs.
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,7 +79,59 @@ class CudaBackend final : public Backend {
     for (auto& s : streams) s.sync();
   }
 
+  double copy_bandwidth_gbs() override {
+    const size_t bytes = size_t{1} << 30;
+    cuda::Stream stream;
+    cuda::DeviceBuffer<char> a(bytes, stream.get()), b(bytes, stream.get());
+    VIGIL_CUDA_CHECK(cudaMemsetAsync(a.data(), 1, bytes, stream.get()));
+    return best_rate(stream, 2.0 * bytes, [&] {
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, stream.get()));
+    });
+  }
+
+  double host_to_device_gbs() override {
+    const size_t bytes = size_t{1} << 28;
+    cuda::Stream stream;
+    cuda::DeviceBuffer<char> d(bytes, stream.get());
+    char* host = nullptr;
+    VIGIL_CUDA_CHECK(cudaMallocHost(&host, bytes));
+    std::memset(host, 1, bytes);
+    double rate = 0;
+    try {
+      rate = best_rate(stream, static_cast<double>(bytes), [&] {
+        VIGIL_CUDA_CHECK(cudaMemcpyAsync(d.data(), host, bytes, cudaMemcpyHostToDevice, stream.get()));
+      });
+    } catch (...) {
+      cudaFreeHost(host);
+      throw;
+    }
+    cudaFreeHost(host);
+    return rate;
+  }
+
  private:
+  // Best of five timed repetitions after one warm-up, timed with events.
+  template <typename Op>
+  static double best_rate(const cuda::Stream& stream, double bytes, Op op) {
+    cudaEvent_t start, stop;
+    VIGIL_CUDA_CHECK(cudaEventCreate(&start));
+    VIGIL_CUDA_CHECK(cudaEventCreate(&stop));
+    op();
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+      VIGIL_CUDA_CHECK(cudaEventRecord(start, stream.get()));
+      op();
+      VIGIL_CUDA_CHECK(cudaEventRecord(stop, stream.get()));
+      VIGIL_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      VIGIL_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      best = std::max(best, bytes / (ms * 1e-3) / 1e9);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    return best;
+  }
+
   int device_ = 0;
   std::string name_;
 };

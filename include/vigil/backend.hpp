@@ -29,6 +29,11 @@ class Backend {
   virtual std::string device() const = 0;  // what it runs on, for summaries and bench results
   virtual void forecast(const ForecastParams& params, const ForecastInput& in,
                         const ForecastOutput& out) = 0;
+  // The roofline's denominator, measured: a large copy within the backend's own memory, in GB/s
+  // counting bytes read plus bytes written.
+  virtual double copy_bandwidth_gbs() = 0;
+  // Host-to-device copy rate from pinned memory (0 for the CPU backend).
+  virtual double host_to_device_gbs() { return 0; }
 };
 
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);

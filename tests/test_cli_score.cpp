@@ -1,0 +1,188 @@
+// `vigil score` as a user runs it: files in, files out, exit codes and messages.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "synthetic.hpp"
+#include "test_util.hpp"
+#include "vigil/timeutil.hpp"
+
+namespace vigil {
+namespace {
+
+using test::read_file;
+using test::run_vigil;
+using test::TempDir;
+using test::write_file;
+
+// Hourly traffic for region x stack series over `days`, as long CSV, with one gap, one NaN and
+// one inf, and an outage on (br, web) at day 9 10:00-14:00. Returns the number of data rows.
+size_t write_traffic_csv(const std::string& path, int days, bool short_series = false) {
+  std::vector<test::TrafficShape> shapes(4);
+  for (size_t k = 0; k < shapes.size(); ++k) shapes[k].level = 5000.0 * (k + 1);
+  Dataset d = test::make_traffic(4, days, 3600, 3, shapes);
+  const char* regions[] = {"br", "br", "uk", "uk"};
+  const char* stacks[] = {"web", "tv", "web", "tv"};
+  std::ostringstream out;
+  out << "timestamp,region,stack,value\n";
+  size_t rows = 0;
+  for (size_t t = 0; t < d.T; ++t)
+    for (size_t i = 0; i < 4; ++i) {
+      if (i == 2 && t == 30) continue;  // a gap: no row at all
+      float v = d.values[t * 4 + i];
+      if (i == 0 && t >= 9 * 24 + 10 && t < 9 * 24 + 14) v *= 0.3f;
+      out << format_iso(d.time_at(t)) << ',' << regions[i] << ',' << stacks[i] << ',';
+      if (i == 1 && t == 40) out << "NaN";
+      else if (i == 1 && t == 41) out << "inf";
+      else out << v;
+      out << '\n';
+      ++rows;
+    }
+  if (short_series) {  // a series that only starts on the last day
+    for (size_t t = d.T - 20; t < d.T; ++t) {
+      out << format_iso(d.time_at(t)) << ",de,web," << 100 + t % 7 << '\n';
+      ++rows;
+    }
+  }
+  write_file(path, out.str());
+  return rows;
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(read_file(path));
+  std::string line;
+  while (std::getline(in, line)) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+TEST(ScoreCli, WritesAlarmsLedgerAndOneScoresRowPerInputPoint) {
+  TempDir tmp;
+  const size_t rows = write_traffic_csv(tmp.file("in.csv"), 12, true);
+  auto r = run_vigil("score --input " + tmp.file("in.csv") + " --alarms " + tmp.file("a.jsonl") + " --ledger " +
+                     tmp.file("l.jsonl") + " --scores " + tmp.file("s.csv") + " --backend cpu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 series with too little history"), std::string::npos) << r.out;
+
+  const std::string scores = read_file(tmp.file("s.csv"));
+  std::istringstream in(scores);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header,
+            "timestamp,region,stack,value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,"
+            "score");
+  EXPECT_EQ(test::count_lines(scores), rows + 1);
+  std::string line;
+  size_t scored = 0;
+  while (std::getline(in, line)) {
+    ASSERT_EQ(line.size() > 20 && line[10] == 'T' && line[19] == 'Z', true) << line;
+    ASSERT_EQ(std::count(line.begin(), line.end(), ','), 11) << line;
+    const std::string score = line.substr(line.rfind(',') + 1);
+    if (!score.empty()) {
+      const double s = std::stod(score);
+      ASSERT_GE(s, 0.0);
+      ASSERT_LE(s, 1.0);
+      ++scored;
+    }
+  }
+  EXPECT_GT(scored, rows / 2);
+
+  auto alarms = read_jsonl(tmp.file("a.jsonl"));
+  ASSERT_GE(alarms.size(), 1u);
+  bool outage = false;
+  for (const auto& a : alarms) {
+    for (const char* field : {"id", "status", "reason", "start", "end", "direction", "severity", "peak_z", "scope",
+                              "series", "n_series", "evidence"})
+      EXPECT_TRUE(a.contains(field)) << field;
+    EXPECT_EQ(a["status"], "raised");
+    EXPECT_EQ(a["n_series"].get<size_t>(), a["series"].size());
+    for (const auto& s : a["series"]) {
+      EXPECT_TRUE(s.contains("region"));
+      EXPECT_TRUE(s.contains("stack"));
+    }
+    if (a["scope"] == nlohmann::json{{"region", "br"}, {"stack", "web"}} && a["direction"] == "drop") {
+      outage = true;
+      EXPECT_EQ(a["start"], "2026-03-11T10:00:00Z");
+      EXPECT_EQ(a["end"], "2026-03-11T14:00:00Z");
+      EXPECT_NEAR(a["evidence"]["impact"].get<double>(), -0.7, 0.1);
+    }
+  }
+  EXPECT_TRUE(outage) << read_file(tmp.file("a.jsonl"));
+  auto ledger = read_jsonl(tmp.file("l.jsonl"));
+  EXPECT_GE(ledger.size(), alarms.size());
+  for (const auto& e : ledger) {
+    EXPECT_EQ(e["n_series"], 1);
+    EXPECT_TRUE(e["evidence"]["alarm"].is_string());
+  }
+}
+
+TEST(ScoreCli, ScoreFromKeepsEarlierEpisodesOut) {
+  TempDir tmp;
+  write_traffic_csv(tmp.file("in.csv"), 12);
+  auto r = run_vigil("score --input " + tmp.file("in.csv") + " --alarms " + tmp.file("a.jsonl") +
+                     " --score-from 2026-03-11T16:00:00Z");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const auto& a : read_jsonl(tmp.file("a.jsonl"))) EXPECT_GE(a["start"].get<std::string>(), "2026-03-11T16:00:00Z");
+}
+
+// Every bad input: exit 2, one line on stderr naming the file (and line), no output file.
+void expect_rejected(const std::string& args, const std::string& must_mention, const TempDir& tmp) {
+  auto r = run_vigil("score " + args + " --alarms " + tmp.file("a.jsonl") + " --scores " + tmp.file("s.csv"));
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find(must_mention), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("a.jsonl")));
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("s.csv")));
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path()))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+TEST(ScoreCli, BadInputIsOneLineAndExitTwoWithNoOutput) {
+  TempDir tmp;
+  expect_rejected("--input " + tmp.file("missing.csv"), "missing.csv", tmp);
+  write_file(tmp.file("empty.csv"), "");
+  expect_rejected("--input " + tmp.file("empty.csv"), "empty.csv", tmp);
+  write_file(tmp.file("header.csv"), "time,region,value\n2026-03-02T00:00:00Z,br,1\n");
+  expect_rejected("--input " + tmp.file("header.csv"), "header.csv", tmp);
+  write_file(tmp.file("number.csv"), "timestamp,value\n2026-03-02T00:00:00Z,1\n2026-03-02T01:00:00Z,abc\n");
+  expect_rejected("--input " + tmp.file("number.csv"), "number.csv:3", tmp);
+  write_file(tmp.file("time.csv"), "timestamp,value\n2026-03-02T00:00:00Z,1\nyesterday,2\n");
+  expect_rejected("--input " + tmp.file("time.csv"), "time.csv:3", tmp);
+  write_traffic_csv(tmp.file("ok.csv"), 3);
+  expect_rejected("--input " + tmp.file("ok.csv") + " --group-dim country", "country", tmp);
+  expect_rejected("--input " + tmp.file("ok.csv") + " --stack-dim platform", "platform", tmp);
+  expect_rejected("--input " + tmp.file("ok.csv") + " --backend gpu", "--backend", tmp);
+  expect_rejected("--input " + tmp.file("ok.csv") + " --mechanisms magic", "--mechanisms", tmp);
+  write_file(tmp.file("config.json"), "{\"threshold\": \"high\"}");
+  expect_rejected("--input " + tmp.file("ok.csv") + " --config " + tmp.file("config.json"), "config.json", tmp);
+  write_file(tmp.file("events.csv"), "event,start,end,scope,expected_impact\nfinal,2026-03-03T20:00:00Z,2026-03-03T19:00:00Z,*,\n");
+  expect_rejected("--input " + tmp.file("ok.csv") + " --events " + tmp.file("events.csv"), "events.csv:2", tmp);
+}
+
+TEST(ScoreCli, CudaBackendOnAMachineWithoutAGpuIsAClearError) {
+  TempDir tmp;
+  write_traffic_csv(tmp.file("ok.csv"), 3);
+  auto r = run_vigil("score --input " + tmp.file("ok.csv") + " --backend cuda --alarms " + tmp.file("a.jsonl"));
+  if (r.code == 0) GTEST_SKIP() << "a CUDA device is present";
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("a.jsonl")));
+}
+
+TEST(ScoreCli, SingleSeriesCsvIsScored) {
+  TempDir tmp;
+  Dataset d = test::make_traffic(1, 10, 3600, 4);
+  std::string csv = "timestamp,value\n";
+  for (size_t t = 0; t < d.T; ++t) csv += std::to_string(d.time_at(t)) + "," + std::to_string(d.values[t] * 100) + "\n";
+  write_file(tmp.file("one.csv"), csv);
+  auto r = run_vigil("score --input " + tmp.file("one.csv") + " --scores " + tmp.file("s.csv"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(test::count_lines(read_file(tmp.file("s.csv"))), d.T + 1);
+  EXPECT_EQ(read_file(tmp.file("s.csv")).substr(0, 19), "timestamp,value,for");
+}
+
+}  // namespace
+}  // namespace vigil

@@ -266,7 +266,7 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
   }
 
   if (outlier) {
-    // Do not learn the anomaly; only a run that persists past the horizon moves the level.
+    // The level does not learn the anomaly; only a run that persists past the horizon moves it.
     const float sign = e > 0 ? 1.0f : -1.0f;
     float run = s[state::kRunLength];
     float run_sum = s[state::kRunSum];
@@ -284,22 +284,27 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
     }
     s[state::kRunLength] = run;
     s[state::kRunSum] = run_sum;
-    return {forecast, z_raw};
+  } else {
+    s[state::kRunLength] = 0;
+    s[state::kRunSum] = 0;
   }
-  s[state::kRunLength] = 0;
-  s[state::kRunSum] = 0;
-  // The components learn from the full (weekly) model's residual, each at its own rate; early
-  // days learn as a cumulative average, then at the steady rate.
+  // The components learn from the full (weekly) model's residual, clipped, each at its own rate;
+  // early days learn as a cumulative average, then at the steady rate. An outlier leaves the
+  // level alone but still nudges the profiles by a clipped amount, so a profile knot that learnt
+  // something wrong (a one-off event in the first week) is corrected over the following weeks.
   const float limit = isnan(z_raw) ? INFINITY : (learning ? p.outlier_z : p.clip_z) * sigma;
   const float e_full = clampf(y - f_weekly, -limit, limit);
-  s[state::kLevel] = level + p.level_rate * e_full;
+  if (!outlier) s[state::kLevel] = level + p.level_rate * e_full;
   const float days = age / p.points_per_day;
   const float d_rate = fmaxf(p.daily_rate, 1.0f / (1.0f + days));
   profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, e_full, y - level, d_rate);
   if (p.weekly_knots > 0) {
-    // A weekly knot starts as the daily forecast's residual at its first visit.
+    // A weekly knot starts as the daily forecast's residual at its first visit, bounded so that
+    // an event seen once does not become a weekly phantom.
+    const float bound = isnan(z_raw) ? INFINITY : p.outlier_z * sigma;
     const float w_rate = fmaxf(p.weekly_rate, 1.0f / (1.0f + days / 7.0f));
-    profile_learn(s, weekly, p.weekly_knots, c.week_knot, c.week_w, e_full, y - f_daily, w_rate);
+    profile_learn(s, weekly, p.weekly_knots, c.week_knot, c.week_w, e_full, clampf(y - f_daily, -bound, bound),
+                  w_rate);
   }
   return {forecast, learning ? NAN : z_raw};
 }

@@ -53,6 +53,7 @@ class CpuBackend final : public Backend {
           const float* x = in.values + t * N + i0;
           float* f = out.forecast + t * N + i0;
           float* z = out.z + t * N + i0;
+#pragma omp simd
           for (size_t j = 0; j < n; ++j) {
             const PointScore r =
                 forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.log_transform[i0 + j] != 0);

@@ -15,6 +15,7 @@ class AtomicFile {
 
   std::FILE* get() { return file_; }
   void write(const std::string& text);
+  void write(const void* data, size_t size);  // binary blocks (values.npy); checked like write()
   void commit();  // flush, fsync-free close, rename; throws InputError on failure (e.g. disk full)
   const std::string& path() const { return path_; }
 
@@ -25,7 +26,10 @@ class AtomicFile {
 };
 
 // The same for an output directory (a cube): files are written into temp_path() and the
-// directory is renamed into place by commit(), replacing an existing one.
+// directory is renamed into place by commit(), replacing an existing one. An existing directory
+// is replaced only when everything in it has a namesake in the new output (an earlier output of
+// the same kind); otherwise commit() throws InputError rather than delete files vigil did not
+// write.
 class AtomicDir {
  public:
   explicit AtomicDir(std::string path);

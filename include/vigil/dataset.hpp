@@ -25,7 +25,8 @@ struct Keys {
   uint32_t intern(size_t dim, const std::string& value);
   // Code of an existing value, or -1.
   long long find_code(size_t dim, const std::string& value) const;
-  // "metric=play_starts,stack=web" (for messages and summaries)
+  // "metric=play_starts,stack=web" (for messages and summaries); "*" for the one series of an
+  // input without dimension columns.
   std::string describe(size_t series) const;
 
   size_t series_without_dims = 0;  // a single-series input has no dimension columns

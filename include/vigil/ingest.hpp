@@ -21,8 +21,21 @@ struct IngestOptions {
 
 // Long CSV `timestamp,<dim>...,value` (rows in any order) or `timestamp,value`. Series are
 // ordered by their key values (lexicographic by dimension, in column order).
+// Fields follow RFC 4180 (double quotes, "" inside them) except that a quoted field cannot span
+// lines. Empty lines are skipped. Values empty, nan or inf are missing (NaN, observed).
 Dataset read_csv(const std::string& path, const IngestOptions& options);
-// keys.csv + values.npy + meta.json.
+
+// What read_csv did, for summaries and benchmarks.
+struct IngestStats {
+  size_t rows = 0;      // data rows read
+  size_t bytes = 0;     // file size
+  int threads = 0;      // parser threads used (small files use fewer than asked)
+  double seconds = 0;   // wall time of the whole read
+};
+Dataset read_csv(const std::string& path, const IngestOptions& options, IngestStats* stats);
+// keys.csv + values.npy + meta.json. The cube's group_dim/stack_dim become the dataset's roles,
+// except where options.group_dim/stack_dim differ from their defaults ("region"/"stack"): an
+// explicit role from the command line wins over the one recorded in the cube.
 Dataset read_cube(const std::string& dir, const IngestOptions& options);
 // A directory is read as a cube, a file as CSV.
 Dataset read_input(const std::string& path, const IngestOptions& options);

@@ -90,25 +90,33 @@ float median(std::vector<float> v) {
   return v[v.size() / 2];
 }
 
-void finish(Alarm& a, const Keys& keys, std::vector<Episode>& episodes, long index) {
-  std::vector<float> impacts;
+// Span, members, peak and summary of an alarm from its episodes. One malfunction often moves
+// metrics both ways (plays drop while errors spike): the alarm's direction is its members'
+// majority direction, and its impact the median change of the episodes going that way.
+void finish(Alarm& a, std::vector<Episode>& episodes, long index) {
   std::unordered_set<uint32_t> members;
   bool first_episode = true;
+  a.drops = a.spikes = 0;
   for (uint32_t e : a.episodes) {
     Episode& ep = episodes[e];
     ep.alarm = index;
     members.insert(ep.series);
-    impacts.push_back(ep.impact);
+    (ep.direction == Direction::Drop ? a.drops : a.spikes) += 1;
     if (first_episode || ep.first < a.first) a.first = ep.first;
     if (first_episode || ep.last > a.last) a.last = ep.last;
     if (first_episode || std::fabs(ep.peak_z) > std::fabs(a.peak_z)) a.peak_z = ep.peak_z;
     first_episode = false;
   }
+  a.direction = a.drops > a.spikes   ? Direction::Drop
+                : a.spikes > a.drops ? Direction::Spike
+                                     : (a.peak_z < 0 ? Direction::Drop : Direction::Spike);
+  std::vector<float> impacts;
+  for (uint32_t e : a.episodes)
+    if (episodes[e].direction == a.direction) impacts.push_back(episodes[e].impact);
   a.series.assign(members.begin(), members.end());
   std::sort(a.series.begin(), a.series.end());
   a.impact = median(impacts);
   a.severity = severity_of(a.impact, a.series.size());
-  (void)keys;
 }
 
 }  // namespace
@@ -122,15 +130,15 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
   ScopeCounter counter(keys);
   std::vector<Alarm> alarms;
 
-  for (Direction dir : {Direction::Drop, Direction::Spike}) {
+  {
     std::vector<uint32_t> order;
     for (uint32_t e = 0; e < episodes.size(); ++e)
-      if (episodes[e].decision == "raised" && episodes[e].direction == dir) order.push_back(e);
+      if (episodes[e].decision == "raised") order.push_back(e);
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       return episodes[a].first != episodes[b].first ? episodes[a].first < episodes[b].first
                                                     : episodes[a].series < episodes[b].series;
     });
-    std::vector<size_t> open;  // multi-series alarms of this direction still collecting members
+    std::vector<size_t> open;  // multi-series alarms still collecting members
     std::vector<uint8_t> assigned(episodes.size(), 0);
 
     for (size_t k = 0; k < order.size(); ++k) {
@@ -152,12 +160,20 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
         }
       if (joined) continue;
 
-      // Candidates: unassigned episodes that overlap the seed in time (onsets are sorted).
+      // Candidates: unassigned episodes that overlap the seed in time or start within the
+      // grouping window after it (onsets are sorted): the members of a broad incident on noisy
+      // series notice it at scattered times.
       std::vector<uint32_t> cand;
-      for (size_t j = k; j < order.size() && episodes[order[j]].first <= sd.last; ++j)
+      const uint32_t horizon = std::max(sd.last, sd.first + window);
+      for (size_t j = k; j < order.size() && episodes[order[j]].first <= horizon; ++j)
         if (!assigned[order[j]]) cand.push_back(order[j]);
 
-      // The dense scope around the seed with the most member series.
+      // The scope around the seed (a subset of its dimension values) that best explains the
+      // candidates: the most members m for its size n, by m * (m / n), among scopes holding at
+      // least `scope_density` of their series; ties go to more members, then the denser, then
+      // the more general scope. m^2/n prefers {device: roku} with 800 of 800 series over every
+      // series (800 of 25,600), and a metric-wide spike seen by 700 of 1,600 series over one
+      // device's 111 of 200.
       ScopeTerms best = full_scope(keys, sd.series);
       size_t best_members = 1, best_total = 1;
       if (cand.size() > 1 && D > 0 && D <= 16) {  // 2^D scopes around the seed
@@ -166,23 +182,26 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
           std::unordered_set<uint32_t> members;
           for (uint32_t e : cand)
             if (in_scope(keys, episodes[e].series, scope)) members.insert(episodes[e].series);
-          if (members.size() < 2 || members.size() < best_members) continue;
+          const size_t m = members.size();
+          if (m < 2) continue;
           const size_t total = counter.count(scope);
-          if (static_cast<double>(members.size()) < det.scope_density * static_cast<double>(total)) continue;
-          // Same members: the denser scope (it says more precisely what is hit), then the
-          // more general one.
-          const double density = static_cast<double>(members.size()) / static_cast<double>(total);
-          const double best_density = static_cast<double>(best_members) / static_cast<double>(best_total);
-          if (members.size() > best_members || density > best_density ||
-              (density == best_density && scope.size() < best.size())) {
+          if (static_cast<double>(m) < det.scope_density * static_cast<double>(total)) continue;
+          // Compare m^2/n exactly: m^2 * n_best vs m_best^2 * n.
+          const double lhs = static_cast<double>(m) * m * best_total;
+          const double rhs = static_cast<double>(best_members) * best_members * total;
+          const bool better =
+              lhs > rhs ||
+              (lhs == rhs && (m > best_members ||
+                              (m == best_members && (total < best_total ||
+                                                     (total == best_total && scope.size() < best.size())))));
+          if (better) {
             best = std::move(scope);
-            best_members = members.size();
+            best_members = m;
             best_total = total;
           }
         }
       }
       Alarm alarm;
-      alarm.direction = dir;
       alarm.scope = best;
       alarm.density = static_cast<double>(best_members) / static_cast<double>(best_total);
       for (uint32_t e : cand)
@@ -190,13 +209,13 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
           alarm.episodes.push_back(e);
           assigned[e] = 1;
         }
-      finish(alarm, keys, episodes, static_cast<long>(alarms.size()));
+      finish(alarm, episodes, static_cast<long>(alarms.size()));
       if (alarm.series.size() > 1) open.push_back(alarms.size());
       alarms.push_back(std::move(alarm));
     }
   }
   // Late joiners changed spans and membership: recompute every alarm's summary.
-  for (size_t a = 0; a < alarms.size(); ++a) finish(alarms[a], keys, episodes, static_cast<long>(a));
+  for (size_t a = 0; a < alarms.size(); ++a) finish(alarms[a], episodes, static_cast<long>(a));
   std::sort(alarms.begin(), alarms.end(), [](const Alarm& a, const Alarm& b) {
     return a.first != b.first ? a.first < b.first : a.series < b.series;
   });

@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "cxxopts.hpp"
+#include "vigil/config.hpp"
 #include "vigil/error.hpp"
 #include "vigil/events.hpp"
 #include "vigil/ingest.hpp"
@@ -46,7 +47,7 @@ int sample(int argc, char** argv) {
   const EventSchedule schedule = read_events(data_dir + "/events.csv");
   validate_events(schedule, data);
 
-  Config config;
+  const Config config = read_config(data_dir + "/config.json");  // per-metric directions
   RunResult run = run_scoring(data, config, *backend, 0);
   write_alarms(out + "/alarms.jsonl", data, run.alarms, run.episodes);
   write_ledger(out + "/ledger.jsonl", data, run.alarms, run.episodes);
@@ -63,9 +64,11 @@ int sample(int argc, char** argv) {
               "special events count as false):\n%s",
               eval_table(evaluate(truth, alarms, 0, &ledger)).c_str());
   std::printf("\nwritten: %s/{alarms.jsonl,ledger.jsonl,scores.csv}; data in %s\n", out.c_str(), data_dir.c_str());
-  std::printf("reproduce: vigil score --input %s --events %s/events.csv --alarms %s/alarms.jsonl --ledger "
-              "%s/ledger.jsonl --scores %s/scores.csv && vigil eval --truth %s/truth.jsonl --alarms %s/alarms.jsonl\n",
-              data_dir.c_str(), data_dir.c_str(), out.c_str(), out.c_str(), out.c_str(), data_dir.c_str(), out.c_str());
+  std::printf("reproduce: vigil score --input %s --config %s/config.json --events %s/events.csv --alarms "
+              "%s/alarms.jsonl --ledger %s/ledger.jsonl --scores %s/scores.csv && vigil eval --truth %s/truth.jsonl "
+              "--alarms %s/alarms.jsonl --ledger %s/ledger.jsonl\n",
+              data_dir.c_str(), data_dir.c_str(), data_dir.c_str(), out.c_str(), out.c_str(), out.c_str(),
+              data_dir.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 

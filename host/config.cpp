@@ -20,8 +20,9 @@ Direction parse_direction(const std::string& text, const std::string& file) {
 Transform parse_transform(const std::string& text, const std::string& file) {
   if (text == "auto") return Transform::Auto;
   if (text == "log1p") return Transform::Log1p;
+  if (text == "count") return Transform::Count;
   if (text == "identity") return Transform::Identity;
-  throw InputError(where(file, 0, "transform must be auto, log1p or identity, not '" + text + "'"));
+  throw InputError(where(file, 0, "transform must be auto, count, log1p or identity, not '" + text + "'"));
 }
 
 // Reads an optional number, rejecting other types and values outside [lo, hi].

@@ -56,7 +56,7 @@ class CpuBackend final : public Backend {
 #pragma omp simd
           for (size_t j = 0; j < n; ++j) {
             const PointScore r =
-                forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.log_transform[i0 + j] != 0);
+                forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i0 + j]);
             f[j] = r.forecast;
             z[j] = r.z;
           }

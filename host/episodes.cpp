@@ -44,12 +44,12 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
         e.points = r.points;
         // Relative change in original units over the points past the threshold.
         std::vector<float> rel;
-        const bool log_t = scores.log_transform[e.series] != 0;
+        const uint8_t transform = scores.transform[e.series];
         const float thr = scores.threshold[e.series];
         for (uint32_t t = r.first; t <= r.last; ++t) {
           const size_t k = t * N + e.series;
           if (!(std::fabs(scores.z[k]) >= thr)) continue;
-          const float f = inverse_transform(scores.forecast[k], log_t);
+          const float f = inverse_transform(scores.forecast[k], transform);
           if (std::isfinite(f) && std::fabs(f) > 1e-12f) rel.push_back((data.values[k] - f) / std::fabs(f));
         }
         if (!rel.empty()) {

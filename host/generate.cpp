@@ -1129,6 +1129,20 @@ Scenario generate_scenario(const GenerateOptions& options) {
   return scenario;
 }
 
+// The detection config an SRE of this platform would write: traffic metrics page on drops,
+// error and rebuffering metrics on spikes (the generator's malfunctions go those ways).
+std::string scenario_config_json(const Dataset& data) {
+  const int metric = data.keys.dim_index("metric");
+  std::string rules;
+  for (size_t c = 0; metric >= 0 && c < data.keys.dictionary[metric].size(); ++c) {
+    const std::string& name = data.keys.dictionary[metric][c];
+    const bool spiky = name == "stream_errors" || name == "rebuffer_ratio";
+    rules += std::string(rules.empty() ? "" : ",\n") + "    \"" + name + "\": {\"direction\": \"" +
+             (spiky ? "spike" : "drop") + "\"}";
+  }
+  return "{\n  \"metric_dim\": \"metric\",\n  \"metrics\": {\n" + rules + "\n  }\n}\n";
+}
+
 void write_scenario(const Scenario& scenario, const std::string& dir, const std::string& format) {
   if (format != "cube" && format != "csv")
     throw InputError("--format must be cube or csv, not '" + format + "'");
@@ -1147,6 +1161,9 @@ void write_scenario(const Scenario& scenario, const std::string& dir, const std:
   AtomicFile events_file((temp / "events.csv").string());
   events_file.write(scenario.events_csv);
   events_file.commit();
+  AtomicFile config_file((temp / "config.json").string());
+  config_file.write(scenario_config_json(scenario.data));
+  config_file.commit();
   out.commit();
 }
 

@@ -71,6 +71,8 @@ void write_alarms(const std::string& path, const Dataset& data, const std::vecto
     ev["impact"] = number(al.impact);
     ev["density"] = number(al.density);
     ev["episodes"] = al.episodes.size();
+    ev["drop_episodes"] = al.drops;
+    ev["spike_episodes"] = al.spikes;
     ev["peak_time"] = format_iso(data.time_at(al.first));
     for (uint32_t e : al.episodes)
       if (episodes[e].peak_z == al.peak_z) ev["peak_time"] = format_iso(data.time_at(episodes[e].peak_t));
@@ -162,7 +164,7 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           dims += ',';
           append_field(dims, data.keys.value(i, d));
         }
-        const bool log_t = scores.log_transform[i] != 0;
+        const uint8_t transform = scores.transform[i];
         const Direction dir = static_cast<Direction>(scores.direction[i]);
         for (size_t t = 0; t < T; ++t) {
           if (!data.was_observed(t, i)) continue;
@@ -172,7 +174,7 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           buf += ',';
           append_value(buf, data.values[p]);
           buf += ',';
-          append_float(buf, inverse_transform(scores.forecast[p], log_t), 7);
+          append_float(buf, inverse_transform(scores.forecast[p], transform), 7);
           buf += ',';
           append_float(buf, scores.z[p], 5);
           buf += ",,,,,,";  // z_derivative, z_volatility, breadth, correlation, events: later stages

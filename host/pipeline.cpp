@@ -21,26 +21,35 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   // Per-series rules come from the series' metric; "auto" transform decides per metric: log1p
   // when no series of that metric has a negative value (counts, durations, ratios).
   const int metric_dim = data.keys.dim_index(config.metric_dim);
-  std::vector<uint8_t> has_negative(N, 0);
+  // Per series: bit 1 = has a negative value, bit 2 = has a non-integer value.
+  std::vector<uint8_t> traits(N, 0);
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < N; ++i) {
-    for (size_t t = 0; t < T; ++t)
-      if (data.values[t * N + i] < 0) {
-        has_negative[i] = 1;
-        break;
-      }
+    uint8_t bits = 0;
+    for (size_t t = 0; t < T && bits != 3; ++t) {
+      const float v = data.values[t * N + i];
+      if (!std::isfinite(v)) continue;
+      if (v < 0) bits |= 1;
+      if (v != std::nearbyint(v)) bits |= 2;
+    }
+    traits[i] = bits;
   }
-  std::unordered_map<uint32_t, bool> metric_negative;  // by metric code
+  std::unordered_map<uint32_t, uint8_t> metric_traits;  // by metric code
   if (metric_dim >= 0)
-    for (size_t i = 0; i < N; ++i) metric_negative[data.keys.code(i, metric_dim)] |= has_negative[i] != 0;
+    for (size_t i = 0; i < N; ++i) metric_traits[data.keys.code(i, metric_dim)] |= traits[i];
 
-  s.log_transform.resize(N);
+  s.transform.resize(N);
   s.direction.resize(N);
   s.threshold.resize(N);
   for (size_t i = 0; i < N; ++i) {
     const MetricRule& rule = metric_dim >= 0 ? config.rule_for(data.keys.value(i, metric_dim)) : config.default_rule;
-    bool negative = metric_dim >= 0 ? metric_negative[data.keys.code(i, metric_dim)] : has_negative[i] != 0;
-    s.log_transform[i] = rule.transform == Transform::Log1p || (rule.transform == Transform::Auto && !negative);
+    const uint8_t bits = metric_dim >= 0 ? metric_traits[data.keys.code(i, metric_dim)] : traits[i];
+    switch (rule.transform) {
+      case Transform::Identity: s.transform[i] = kIdentity; break;
+      case Transform::Log1p: s.transform[i] = kLog1p; break;
+      case Transform::Count: s.transform[i] = kCount; break;
+      default: s.transform[i] = (bits & 1) ? kIdentity : (bits & 2) ? kLog1p : kCount;
+    }
     s.direction[i] = static_cast<uint8_t>(rule.direction);
     s.threshold[i] = static_cast<float>(rule.threshold > 0 ? rule.threshold : config.detection.threshold);
   }
@@ -48,7 +57,7 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   s.forecast.resize(T * N);
   s.z.resize(T * N);
   const auto t0 = std::chrono::steady_clock::now();
-  backend.forecast(s.params, ForecastInput{data.values.data(), s.log_transform.data(), T, N},
+  backend.forecast(s.params, ForecastInput{data.values.data(), s.transform.data(), T, N},
                    ForecastOutput{s.forecast.data(), s.z.data()});
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;

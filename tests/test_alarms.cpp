@@ -35,7 +35,7 @@ Dataset lattice(int metrics, int devices, int regions, size_t T) {
 Scores flat_scores(const Dataset& d, Direction dir = Direction::Both) {
   Scores s;
   const size_t N = d.N();
-  s.log_transform.assign(N, 1);
+  s.transform.assign(N, kCount);
   s.direction.assign(N, static_cast<uint8_t>(dir));
   s.threshold.assign(N, 5.0f);
   s.forecast.assign(d.T * N, std::log1p(100.0f));

@@ -30,7 +30,7 @@ class BackendParity : public ::testing::TestWithParam<std::string> {
   }
 
   // The reference: forecast_step called series by series, time by time, single-threaded.
-  static void reference(const ForecastParams& p, const Dataset& d, const std::vector<uint8_t>& log_t,
+  static void reference(const ForecastParams& p, const Dataset& d, const std::vector<uint8_t>& transform,
                         std::vector<float>& f, std::vector<float>& z) {
     const size_t N = d.N();
     f.assign(d.T * N, 0);
@@ -40,7 +40,7 @@ class BackendParity : public ::testing::TestWithParam<std::string> {
       StateRef s{st.data(), 1};
       init_state(p, s);
       for (size_t t = 0; t < d.T; ++t) {
-        const PointScore r = forecast_step(p, s, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i], log_t[i]);
+        const PointScore r = forecast_step(p, s, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i], transform[i]);
         f[t * N + i] = r.forecast;
         z[t * N + i] = r.z;
       }
@@ -50,7 +50,7 @@ class BackendParity : public ::testing::TestWithParam<std::string> {
   void expect_parity(const Dataset& d, const Config& c = Config{}) {
     const Scores s = score_dataset(d, c, *backend_);
     std::vector<float> f, z;
-    reference(s.params, d, s.log_transform, f, z);
+    reference(s.params, d, s.transform, f, z);
     size_t scored = 0, agree = 0;
     for (size_t k = 0; k < f.size(); ++k) {
       ASSERT_EQ(std::isnan(f[k]), std::isnan(s.forecast[k])) << "forecast NaN pattern differs at " << k;

@@ -36,14 +36,16 @@ struct Alarm {
   std::vector<std::pair<size_t, uint32_t>> scope;  // (dim, code): the shared dimension values
   std::vector<uint32_t> series;    // member series, ascending
   uint32_t first = 0, last = 0;
-  Direction direction = Direction::Drop;
+  Direction direction = Direction::Drop;  // the majority direction of its episodes
+  size_t drops = 0, spikes = 0;           // episodes going each way
   float peak_z = 0;
-  float impact = 0;
+  float impact = 0;                       // median change of the majority-direction episodes
   double density = 1;  // share of the scope's series that are members
   std::string severity;
 };
 
-// Groups raised episodes that overlap in time into one alarm per most general dense scope.
+// Groups raised episodes that happen together, in either direction, into one alarm per scope
+// (see host/alarms.cpp for the rule).
 std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episodes, const Config& config);
 
 // JSON Lines writers (atomic). The ledger holds every candidate episode with its decision.

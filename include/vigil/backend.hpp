@@ -13,7 +13,7 @@ namespace vigil {
 // Views never own memory: the caller keeps the arrays alive for the call.
 struct ForecastInput {
   const float* values = nullptr;          // [T][N], raw values, NaN = missing
-  const uint8_t* log_transform = nullptr;  // [N], 1 = log1p
+  const uint8_t* transform = nullptr;  // [N], TransformCode
   size_t T = 0, N = 0;
 };
 

@@ -8,19 +8,20 @@
 namespace vigil {
 
 enum class Direction { Both, Drop, Spike };
-enum class Transform { Auto, Log1p, Identity };
+enum class Transform { Auto, Log1p, Count, Identity };
 
 struct MetricRule {
   Direction direction = Direction::Both;
-  Transform transform = Transform::Auto;  // auto: log1p when every value is >= 0
+  // auto: count for non-negative integers, log1p for other non-negative values, else identity
+  Transform transform = Transform::Auto;
   double threshold = 0;                   // 0 = the global threshold
 };
 
 struct DetectionSettings {
   double threshold = 5.0;         // |z_forecast| that opens an episode point
-  double min_duration_minutes = 10;  // and at least 2 points
+  double min_duration_minutes = 15;  // and at least 2 points
   int merge_gap_points = 2;       // sub-threshold points bridged inside an episode
-  double scope_density = 0.5;     // share of a scope's series an alarm must cover to claim it
+  double scope_density = 0.2;     // share of a scope's series an alarm must cover to claim it
   double group_window_minutes = 60;  // episodes starting this close may form one alarm
 };
 

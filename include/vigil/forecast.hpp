@@ -140,13 +140,21 @@ VIGIL_HD Clock clock_at(const ForecastParams& p, int64_t t) {
   return c;
 }
 
-VIGIL_HD float transform_value(float x, bool log_transform) {
+// How a series' values enter the model.
+enum TransformCode : uint8_t {
+  kIdentity = 0,  // values that can be negative: additive changes
+  kLog1p = 1,     // non-negative values (ratios, durations, bytes): relative changes
+  kCount = 2,     // non-negative integers: log1p, and the scale never falls below the Poisson
+                  // noise of the forecast count, so a night-time 0 -> 3 is not an anomaly
+};
+
+VIGIL_HD float transform_value(float x, uint8_t transform) {
   if (!isfinite(x)) return NAN;  // NaN and inf are missing points
-  return log_transform ? log1pf(fmaxf(x, 0.0f)) : x;
+  return transform != kIdentity ? log1pf(fmaxf(x, 0.0f)) : x;
 }
 
-VIGIL_HD float inverse_transform(float y, bool log_transform) {
-  return log_transform ? expm1f(y) : y;
+VIGIL_HD float inverse_transform(float y, uint8_t transform) {
+  return transform != kIdentity ? expm1f(y) : y;
 }
 
 VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
@@ -196,11 +204,11 @@ struct PointScore {
 
 // One step of one series: scores the point against the state, then updates the state.
 VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clock& c, float x,
-                                  bool log_transform) {
+                                  uint8_t transform) {
   const int daily = state::kProfiles;
   const int weekly = daily + p.daily_knots;
   const int slots = weekly + p.weekly_knots;
-  const float y = transform_value(x, log_transform);
+  const float y = transform_value(x, transform);
   const float age = s[state::kAge];
   const float level = s[state::kLevel];
 
@@ -242,8 +250,12 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
   if (!isnan(slot_scale))
     mean_abs = (slot_visits * slot_scale + p.scale_prior_visits * global_scale) /
                (slot_visits + p.scale_prior_visits);
-  const float floor = log_transform ? p.scale_floor_log : p.scale_floor_rel * fabsf(forecast);
-  const float sigma = 1.2533f * fmaxf(mean_abs, fmaxf(floor, 1e-12f));
+  const float floor = transform != kIdentity ? p.scale_floor_log : p.scale_floor_rel * fabsf(forecast);
+  float sigma = 1.2533f * fmaxf(mean_abs, fmaxf(floor, 1e-12f));
+  if (transform == kCount) {  // sd of log1p(Poisson(lambda)), by the delta method
+    const float lambda = fmaxf(expm1f(forecast), 0.0f);
+    sigma = fmaxf(sigma, sqrtf(lambda) / (1.0f + lambda));
+  }
   const float e = y - forecast;
   // Clamped so that a constant series that suddenly moves gives a large, finite z.
   const float z_raw = isnan(global_scale) ? NAN : clampf(e / sigma, -1e6f, 1e6f);

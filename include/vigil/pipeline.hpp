@@ -12,7 +12,7 @@ namespace vigil {
 
 struct Scores {
   ForecastParams params;
-  std::vector<uint8_t> log_transform;  // [N]
+  std::vector<uint8_t> transform;      // [N], TransformCode
   std::vector<uint8_t> direction;      // [N], Direction of the series' metric
   std::vector<float> threshold;        // [N]
   std::vector<float> forecast;         // [T][N], transformed space

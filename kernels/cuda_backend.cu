@@ -14,16 +14,16 @@ namespace vigil {
 namespace {
 
 __global__ void forecast_kernel(ForecastParams p, const float* __restrict__ values,
-                                const uint8_t* __restrict__ log_transform, float* __restrict__ state,
+                                const uint8_t* __restrict__ transform, float* __restrict__ state,
                                 float* __restrict__ forecast, float* __restrict__ z, size_t T, size_t n) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   const StateRef s{state + i, n};
   init_state(p, s);
-  const bool log_i = log_transform[i] != 0;
+  const uint8_t code = transform[i];
   for (size_t t = 0; t < T; ++t) {
     const Clock c = clock_at(p, static_cast<int64_t>(t));
-    const PointScore r = forecast_step(p, s, c, values[t * n + i], log_i);
+    const PointScore r = forecast_step(p, s, c, values[t * n + i], code);
     forecast[t * n + i] = r.forecast;
     z[t * n + i] = r.z;
   }
@@ -61,13 +61,13 @@ class CudaBackend final : public Backend {
       cudaStream_t st = streams[k % kStreams].get();
       cuda::DeviceBuffer<float> values(T * n, st), state(static_cast<size_t>(state_floats(p)) * n, st),
           forecast(T * n, st), z(T * n, st);
-      cuda::DeviceBuffer<uint8_t> log_t(n, st);
+      cuda::DeviceBuffer<uint8_t> codes(n, st);
       VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(values.data(), n * sizeof(float), in.values + i0, N * sizeof(float),
                                          n * sizeof(float), T, cudaMemcpyHostToDevice, st));
-      VIGIL_CUDA_CHECK(cudaMemcpyAsync(log_t.data(), in.log_transform + i0, n, cudaMemcpyHostToDevice, st));
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(codes.data(), in.transform + i0, n, cudaMemcpyHostToDevice, st));
       constexpr int kThreads = 128;
       const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
-      forecast_kernel<<<blocks, kThreads, 0, st>>>(p, values.data(), log_t.data(), state.data(),
+      forecast_kernel<<<blocks, kThreads, 0, st>>>(p, values.data(), codes.data(), state.data(),
                                                    forecast.data(), z.data(), T, n);
       VIGIL_CUDA_CHECK_LAUNCH();
       VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(out.forecast + i0, N * sizeof(float), forecast.data(), n * sizeof(float),

@@ -50,10 +50,11 @@ std::vector<std::pair<std::string, int>> parse_shape(const std::string& text);
 
 // Deterministic per seed, whatever the thread count. Throws InputError on bad options.
 Scenario generate_scenario(const GenerateOptions& options);
-// Writes data (cube dir files or data.csv), truth.jsonl, events.csv and config.json (the
-// per-metric directions for `vigil score --config`) into `dir`, atomically.
+// The config a platform's SRE would write for this data (`vigil score --config`): traffic
+// metrics alarm on drops, error and rebuffering metrics on spikes.
 std::string scenario_config_json(const Dataset& data);
-// Writes the scenario into `dir`, atomically.
+// Writes data (cube dir files or data.csv), truth.jsonl, events.csv and config.json into `dir`,
+// atomically.
 void write_scenario(const Scenario& scenario, const std::string& dir, const std::string& format);
 
 // One truth record a line; throws InputError("file:line: ...") on a malformed line.

@@ -9,4 +9,5 @@ int eval(int argc, char** argv);
 int convert(int argc, char** argv);
 int bench(int argc, char** argv);
 int sample(int argc, char** argv);
+int ablate(int argc, char** argv);
 }  // namespace vigil::cli

@@ -212,3 +212,36 @@ TEST(ScoreCli, GeneratedCsvAndCubeScoreIdentically) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST(AblateCli, PrintsTheForecastOnlyRowAgainstTheTruth) {
+  test::TempDir tmp;
+  ASSERT_EQ(test::run_vigil("generate --out " + tmp.file("cube") +
+                            " --shape metric=2,stack=2,device=2,region=3 --days 16 --step 30m --seed 3 --quiet")
+                .code,
+            0);
+  auto r = test::run_vigil("ablate --input " + tmp.file("cube") + " --backend cpu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream in(r.out);
+  std::string line, none_row;
+  while (std::getline(in, line))
+    if (line.rfind("none ", 0) == 0) none_row = line;
+  ASSERT_FALSE(none_row.empty()) << r.out;
+  // The baseline removes nothing and costs no recall relative to itself.
+  std::istringstream fields(none_row);
+  std::vector<std::string> f;
+  for (std::string w; fields >> w;) f.push_back(w);
+  ASSERT_EQ(f.size(), 11u) << none_row;
+  EXPECT_EQ(f[8], "0");
+  EXPECT_EQ(f[9], "0.000");
+  const double recall = std::stod(f[7]);
+  EXPECT_GE(recall, 0.0);
+  EXPECT_LE(recall, 1.0);
+  EXPECT_NE(r.out.find("all          not built yet"), std::string::npos) << r.out;
+  EXPECT_EQ(test::run_vigil("ablate --input " + tmp.file("nothing")).code, 2);
+}
+
+}  // namespace
+}  // namespace vigil

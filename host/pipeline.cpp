@@ -1,5 +1,6 @@
 #include "vigil/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <unordered_map>
@@ -23,16 +24,17 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   const int metric_dim = data.keys.dim_index(config.metric_dim);
   // Per series: bit 1 = has a negative value, bit 2 = has a non-integer value.
   std::vector<uint8_t> traits(N, 0);
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < N; ++i) {
-    uint8_t bits = 0;
-    for (size_t t = 0; t < T && bits != 3; ++t) {
-      const float v = data.values[t * N + i];
-      if (!std::isfinite(v)) continue;
-      if (v < 0) bits |= 1;
-      if (v != std::nearbyint(v)) bits |= 2;
+  constexpr size_t kBlock = 4096;  // series per task, scanned row by row (time-major)
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i0 = 0; i0 < N; i0 += kBlock) {
+    const size_t i1 = std::min(N, i0 + kBlock);
+    for (size_t t = 0; t < T; ++t) {
+      const float* row = data.values.data() + t * N;
+      for (size_t i = i0; i < i1; ++i) {
+        const float v = row[i];
+        if (std::isfinite(v)) traits[i] |= static_cast<uint8_t>((v < 0 ? 1 : 0) | (v != std::nearbyint(v) ? 2 : 0));
+      }
     }
-    traits[i] = bits;
   }
   std::unordered_map<uint32_t, uint8_t> metric_traits;  // by metric code
   if (metric_dim >= 0)

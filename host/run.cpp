@@ -1,5 +1,6 @@
 #include "vigil/run.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -15,12 +16,17 @@ RunResult run_scoring(const Dataset& data, const Config& config, Backend& backen
   const size_t N = data.N(), T = data.T;
   // A series counts as too short when it has data but not a single scored point to alarm on.
   std::vector<uint8_t> any_valid(N, 0), any_scored(N, 0);
-  for (size_t t = 0; t < T; ++t)
-    for (size_t i = 0; i < N; ++i) {
-      const size_t k = t * N + i;
-      any_valid[i] |= std::isfinite(data.values[k]);
-      any_scored[i] |= t >= score_from && !std::isnan(r.scores.z[k]);
-    }
+  constexpr size_t kBlock = 4096;  // series per task; rows of a block stay contiguous
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i0 = 0; i0 < N; i0 += kBlock) {
+    const size_t i1 = std::min(N, i0 + kBlock);
+    for (size_t t = 0; t < T; ++t)
+      for (size_t i = i0; i < i1; ++i) {
+        const size_t k = t * N + i;
+        any_valid[i] |= std::isfinite(data.values[k]);
+        any_scored[i] |= t >= score_from && !std::isnan(r.scores.z[k]);
+      }
+  }
   for (size_t i = 0; i < N; ++i) {
     r.empty_series += !any_valid[i];
     r.short_history += any_valid[i] && !any_scored[i];

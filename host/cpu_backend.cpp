@@ -65,6 +65,10 @@ class CpuBackend final : public Backend {
     }
   }
 
+  void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) override {
+    peers_cpu(params, in, out, threads_);
+  }
+
   double copy_bandwidth_gbs() override {
     const size_t n = size_t{1} << 27;  // 512 MiB per buffer: far beyond any cache
     std::vector<float> src(n), dst(n);

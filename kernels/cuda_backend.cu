@@ -79,6 +79,10 @@ class CudaBackend final : public Backend {
     for (auto& s : streams) s.sync();
   }
 
+  void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) override {
+    peers_cuda(params, in, out);
+  }
+
   double copy_bandwidth_gbs() override {
     const size_t bytes = size_t{1} << 30;
     cuda::Stream stream;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "vigil/forecast.hpp"
+#include "vigil/peers.hpp"
 
 namespace vigil {
 
@@ -29,6 +30,8 @@ class Backend {
   virtual std::string device() const = 0;  // what it runs on, for summaries and bench results
   virtual void forecast(const ForecastParams& params, const ForecastInput& in,
                         const ForecastOutput& out) = 0;
+  // Peer groups: cell aggregates, breadth and rolling correlation (include/vigil/peers.hpp).
+  virtual void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) = 0;
   // The roofline's denominator, measured: a large copy within the backend's own memory, in GB/s
   // counting bytes read plus bytes written.
   virtual double copy_bandwidth_gbs() = 0;

@@ -8,18 +8,32 @@
 
 namespace vigil::cli {
 
-std::string parse_mechanisms(const std::string& text) {
-  if (text == "all" || text == "none") return text;
+Mechanisms parse_mechanisms(const std::string& text) {
+  if (text == "all") return Mechanisms{};
+  Mechanisms m{false, false, false};
+  if (text == "none") return m;
   std::stringstream ss(text);
-  std::string item, canonical;
+  std::string item;
+  bool any = false;
   while (std::getline(ss, item, ',')) {
-    if (item != "events" && item != "ensemble" && item != "cross-stack")
+    if (item == "events") m.events = true;
+    else if (item == "ensemble") m.ensemble = true;
+    else if (item == "cross-stack") m.cross_stack = true;
+    else
       throw InputError("--mechanisms: unknown mechanism '" + item +
                        "' (use all, none, or a comma list of events, ensemble, cross-stack)");
-    canonical += (canonical.empty() ? "" : ",") + item;
+    any = true;
   }
-  if (canonical.empty()) throw InputError("--mechanisms: empty list");
-  return canonical;
+  if (!any) throw InputError("--mechanisms: empty list");
+  return m;
+}
+
+std::string to_string(const Mechanisms& m) {
+  std::string s;
+  if (m.events) s += "events";
+  if (m.ensemble) s += std::string(s.empty() ? "" : ",") + "ensemble";
+  if (m.cross_stack) s += std::string(s.empty() ? "" : ",") + "cross-stack";
+  return s.empty() ? "none" : s;
 }
 
 IngestOptions ingest_options(const cxxopts::ParseResult& args) {

@@ -3,14 +3,15 @@
 #include <string>
 
 #include "cxxopts.hpp"
+#include "vigil/config.hpp"
 #include "vigil/dataset.hpp"
 #include "vigil/ingest.hpp"
 
 namespace vigil::cli {
 
-// Validates `--mechanisms` (all, none, or a comma list of events, ensemble, cross-stack) and
-// returns it in canonical form.
-std::string parse_mechanisms(const std::string& text);
+// `--mechanisms`: all, none, or a comma list of events, ensemble, cross-stack.
+Mechanisms parse_mechanisms(const std::string& text);
+std::string to_string(const Mechanisms& m);
 // --step, --duplicates, --group-dim, --stack-dim of an ingesting subcommand.
 IngestOptions ingest_options(const cxxopts::ParseResult& args);
 // The first grid index at or after a time given as ISO-8601 or unix seconds.

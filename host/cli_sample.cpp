@@ -48,7 +48,7 @@ int sample(int argc, char** argv) {
   validate_events(schedule, data);
 
   const Config config = read_config(data_dir + "/config.json");  // per-metric directions
-  RunResult run = run_scoring(data, config, *backend, 0);
+  RunResult run = run_scoring(data, config, *backend, 0, &schedule);
   write_alarms(out + "/alarms.jsonl", data, run.alarms, run.episodes);
   write_ledger(out + "/ledger.jsonl", data, run.alarms, run.episodes);
   write_scores(out + "/scores.csv", data, run.scores);

@@ -40,8 +40,9 @@ int score(int argc, char** argv) {
   }
   if (!args.count("input")) throw InputError("--input is required (a long CSV file or a cube directory)");
 
-  const std::string mechanisms = parse_mechanisms(args["mechanisms"].as<std::string>());
+  const Mechanisms mechanisms = parse_mechanisms(args["mechanisms"].as<std::string>());
   Config config = args.count("config") ? read_config(args["config"].as<std::string>()) : Config{};
+  config.mechanisms = mechanisms;
   if (args.count("threshold")) {
     const double thr = args["threshold"].as<double>();
     if (!(thr > 0)) throw InputError("--threshold must be positive");
@@ -52,25 +53,28 @@ int score(int argc, char** argv) {
   IngestOptions ingest = ingest_options(args);
   Dataset data = read_input(args["input"].as<std::string>(), ingest);
   resolve_roles(data, args["group-dim"].count() > 0, args["stack-dim"].count() > 0);
-  size_t unused_events = 0, n_events = 0;
+  size_t unused_events = 0;
+  EventSchedule schedule;
   if (args.count("events")) {
-    EventSchedule schedule = read_events(args["events"].as<std::string>());
+    schedule = read_events(args["events"].as<std::string>());
     unused_events = validate_events(schedule, data);
-    n_events = schedule.events.size();
   }
   size_t score_from = 0;
   if (args.count("score-from")) score_from = grid_index(data, args["score-from"].as<std::string>(), "--score-from");
 
-  RunResult run = run_scoring(data, config, *backend, score_from);
+  RunResult run = run_scoring(data, config, *backend, score_from, args.count("events") ? &schedule : nullptr);
   if (args.count("alarms")) write_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes);
   if (args.count("ledger")) write_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes);
   if (args.count("scores")) write_scores(args["scores"].as<std::string>(), data, run.scores);
 
   if (!args.count("quiet")) {
     print_summary(stdout, data, run, *backend, args["max-listed"].as<size_t>());
-    std::printf("mechanisms: %s (this build runs the forecast-only detector)\n", mechanisms.c_str());
-    if (n_events)
-      std::printf("events: %zu scheduled, %zu outside the data's time range (unused)\n", n_events, unused_events);
+    std::printf("mechanisms: %s (evidence is computed; suppression decisions are not built yet: every "
+                "candidate episode is raised)\n",
+                to_string(mechanisms).c_str());
+    if (!schedule.events.empty())
+      std::printf("events: %zu scheduled, %zu outside the data's time range (unused), %zu series-occurrences applied\n",
+                  schedule.events.size(), unused_events, run.scores.events.entries.size());
   }
   return 0;
 }

@@ -48,17 +48,24 @@ class CpuBackend final : public Backend {
       for (size_t b = 0; b < blocks; ++b) {
         const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
         for (size_t j = 0; j < n; ++j) init_state(p, StateRef{state.data() + j, kBlock});
+        const uint32_t* ev_off = in.event_offsets;
         for (size_t t = 0; t < T; ++t) {
           const Clock& c = clocks[t];
           const float* x = in.values + t * N + i0;
-          float* f = out.forecast + t * N + i0;
-          float* z = out.z + t * N + i0;
+          const size_t row = t * N + i0;
 #pragma omp simd
           for (size_t j = 0; j < n; ++j) {
+            const size_t i = i0 + j;
+            const uint32_t n_events = ev_off ? ev_off[i + 1] - ev_off[i] : 0;
             const PointScore r =
-                forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i0 + j]);
-            f[j] = r.forecast;
-            z[j] = r.z;
+                forecast_point(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i],
+                               n_events ? in.event_effects + ev_off[i] : nullptr, n_events,
+                               static_cast<uint32_t>(t), in.freeze_events);
+            out.forecast[row + j] = r.forecast;
+            out.z[row + j] = r.z;
+            if (out.z_base) out.z_base[row + j] = r.z_base;
+            if (out.z_derivative) out.z_derivative[row + j] = r.z_derivative;
+            if (out.z_volatility) out.z_volatility[row + j] = r.z_volatility;
           }
         }
       }

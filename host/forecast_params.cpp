@@ -40,6 +40,9 @@ ForecastParams make_forecast_params(const ForecastSettings& s, int64_t start, in
   p.min_history_steps = std::max(p.warmup_steps + 1, static_cast<int>(std::lround(history_days * per_day)));
   p.scale_floor_log = static_cast<float>(s.scale_floor_log);
   p.scale_floor_rel = static_cast<float>(s.scale_floor_rel);
+  p.derivative_points =
+      std::clamp(static_cast<int>(std::lround(s.derivative_minutes * 60.0 / static_cast<double>(step))), 1, 4);
+  p.volatility_rate = rate_for(s.volatility_hours * 3600.0 / static_cast<double>(step));
   return p;
 }
 

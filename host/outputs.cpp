@@ -177,7 +177,13 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           append_float(buf, inverse_transform(scores.forecast[p], transform), 7);
           buf += ',';
           append_float(buf, scores.z[p], 5);
-          buf += ",,,,,,";  // z_derivative, z_volatility, breadth, correlation, events: later stages
+          buf += ',';
+          append_float(buf, scores.z_derivative.empty() ? NAN : scores.z_derivative[p], 5);
+          buf += ',';
+          append_float(buf, scores.z_volatility.empty() ? NAN : scores.z_volatility[p], 5);
+          buf += ",,,";  // breadth, correlation: the peer-group stage
+          append_field(buf, active_events(scores.events, i, t));
+          buf += ',';
           if (!std::isnan(scores.z[p])) append_float(buf, point_score(scores.z[p], dir, scores.threshold[i]), 4);
           buf += '\n';
         }

@@ -14,7 +14,42 @@ float point_score(float z, Direction direction, float threshold) {
   return z2 / (z2 + threshold * threshold);
 }
 
-Scores score_dataset(const Dataset& data, const Config& config, Backend& backend) {
+namespace {
+
+// The events mechanism's first pass, on the series that have occurrences only: their forecast
+// with event points frozen, from which learn_event_effects measures each occurrence.
+void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule, Backend& backend) {
+  const size_t N = data.N(), T = data.T;
+  std::vector<int64_t> column(N, -1);
+  std::vector<uint32_t> members;
+  for (size_t i = 0; i < N; ++i)
+    if (s.events.offsets[i + 1] > s.events.offsets[i]) {
+      column[i] = static_cast<int64_t>(members.size());
+      members.push_back(static_cast<uint32_t>(i));
+    }
+  const size_t M = members.size();
+  std::vector<float> values(T * M), forecast(T * M), z(T * M);
+  std::vector<uint8_t> transform(M);
+  std::vector<uint32_t> offsets(M + 1, 0);
+  std::vector<EventEffect> entries;
+  for (size_t j = 0; j < M; ++j) {
+    const uint32_t i = members[j];
+    transform[j] = s.transform[i];
+    entries.insert(entries.end(), s.events.entries.begin() + s.events.offsets[i],
+                   s.events.entries.begin() + s.events.offsets[i + 1]);
+    offsets[j + 1] = static_cast<uint32_t>(entries.size());
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t t = 0; t < T; ++t)
+    for (size_t j = 0; j < M; ++j) values[t * M + j] = data.values[t * N + members[j]];
+  ForecastInput in{values.data(), transform.data(), T, M, offsets.data(), entries.data(), entries.size(), true};
+  backend.forecast(s.params, in, ForecastOutput{forecast.data(), z.data(), nullptr, nullptr, nullptr});
+  learn_event_effects(s.events, schedule, data, s.transform, forecast, column, M, EventLearning{});
+}
+
+}  // namespace
+
+Scores score_dataset(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule) {
   const size_t N = data.N(), T = data.T;
   Scores s;
   s.params = make_forecast_params(config.forecast, data.start, data.step, T);
@@ -56,11 +91,23 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
     s.threshold[i] = static_cast<float>(rule.threshold > 0 ? rule.threshold : config.detection.threshold);
   }
 
+  const auto t0 = std::chrono::steady_clock::now();
+  ForecastInput in{data.values.data(), s.transform.data(), T, N};
+  if (schedule && config.mechanisms.events) {
+    s.events = plan_events(*schedule, data);
+    if (!s.events.empty()) learn_effects(data, s, *schedule, backend);
+    in.event_offsets = s.events.offsets.data();
+    in.event_effects = s.events.entries.data();
+    in.event_count = s.events.entries.size();
+    s.z_base.resize(T * N);
+  }
   s.forecast.resize(T * N);
   s.z.resize(T * N);
-  const auto t0 = std::chrono::steady_clock::now();
-  backend.forecast(s.params, ForecastInput{data.values.data(), s.transform.data(), T, N},
-                   ForecastOutput{s.forecast.data(), s.z.data()});
+  s.z_derivative.resize(T * N);
+  s.z_volatility.resize(T * N);
+  backend.forecast(s.params, in,
+                   ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
+                                  s.z_derivative.data(), s.z_volatility.data()});
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }

@@ -8,11 +8,12 @@
 
 namespace vigil {
 
-RunResult run_scoring(const Dataset& data, const Config& config, Backend& backend, size_t score_from) {
+RunResult run_scoring(const Dataset& data, const Config& config, Backend& backend, size_t score_from,
+                      const EventSchedule* schedule) {
   const auto t0 = std::chrono::steady_clock::now();
   RunResult r;
   r.score_from = score_from;
-  r.scores = score_dataset(data, config, backend);
+  r.scores = score_dataset(data, config, backend, schedule);
   const size_t N = data.N(), T = data.T;
   // A series counts as too short when it has data but not a single scored point to alarm on.
   std::vector<uint8_t> any_valid(N, 0), any_scored(N, 0);

@@ -13,19 +13,37 @@
 namespace vigil {
 namespace {
 
+// Optional outputs are null pointers when not asked for.
+struct KernelOutputs {
+  float* forecast;
+  float* z;
+  float* z_base;
+  float* z_derivative;
+  float* z_volatility;
+};
+
 __global__ void forecast_kernel(ForecastParams p, const float* __restrict__ values,
-                                const uint8_t* __restrict__ transform, float* __restrict__ state,
-                                float* __restrict__ forecast, float* __restrict__ z, size_t T, size_t n) {
+                                const uint8_t* __restrict__ transform, const uint32_t* __restrict__ event_offsets,
+                                const EventEffect* __restrict__ event_effects, bool freeze_events,
+                                float* __restrict__ state, KernelOutputs out, size_t T, size_t n, size_t first_series) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   const StateRef s{state + i, n};
   init_state(p, s);
   const uint8_t code = transform[i];
+  const size_t series = first_series + i;  // event rows are indexed by the global series index
+  const uint32_t n_events = event_offsets ? event_offsets[series + 1] - event_offsets[series] : 0;
+  const EventEffect* events = n_events ? event_effects + event_offsets[series] : nullptr;
   for (size_t t = 0; t < T; ++t) {
     const Clock c = clock_at(p, static_cast<int64_t>(t));
-    const PointScore r = forecast_step(p, s, c, values[t * n + i], code);
-    forecast[t * n + i] = r.forecast;
-    z[t * n + i] = r.z;
+    const PointScore r =
+        forecast_point(p, s, c, values[t * n + i], code, events, n_events, static_cast<uint32_t>(t), freeze_events);
+    const size_t k = t * n + i;
+    out.forecast[k] = r.forecast;
+    out.z[k] = r.z;
+    if (out.z_base) out.z_base[k] = r.z_base;
+    if (out.z_derivative) out.z_derivative[k] = r.z_derivative;
+    if (out.z_volatility) out.z_volatility[k] = r.z_volatility;
   }
 }
 
@@ -45,7 +63,11 @@ class CudaBackend final : public Backend {
   void forecast(const ForecastParams& p, const ForecastInput& in, const ForecastOutput& out) override {
     const size_t N = in.N, T = in.T;
     if (N == 0 || T == 0) return;
-    const size_t per_series = T * sizeof(float) * 3 + sizeof(uint8_t) +
+    // Host arrays that the kernel writes and the copies back address, in [T][N] layout.
+    float* const host_out[] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
+    size_t outputs = 0;
+    for (float* o : host_out) outputs += o != nullptr;
+    const size_t per_series = T * sizeof(float) * (1 + outputs) + sizeof(uint8_t) +
                               static_cast<size_t>(state_floats(p)) * sizeof(float);
     size_t free_bytes = 0, total_bytes = 0;
     VIGIL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
@@ -56,24 +78,43 @@ class CudaBackend final : public Backend {
     if (batch > 1024) batch -= batch % 1024;
 
     cuda::Stream streams[kStreams];
+    // The event rows are small (a few occurrences per series): copied whole, once.
+    cuda::DeviceBuffer<uint32_t> event_offsets(in.event_offsets ? N + 1 : 0, streams[0].get());
+    cuda::DeviceBuffer<EventEffect> event_effects(in.event_offsets ? in.event_count : 0, streams[0].get());
+    if (in.event_offsets) {
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(event_offsets.data(), in.event_offsets, (N + 1) * sizeof(uint32_t),
+                                       cudaMemcpyHostToDevice, streams[0].get()));
+      if (in.event_count)
+        VIGIL_CUDA_CHECK(cudaMemcpyAsync(event_effects.data(), in.event_effects, in.event_count * sizeof(EventEffect),
+                                         cudaMemcpyHostToDevice, streams[0].get()));
+      streams[0].sync();
+    }
     for (size_t i0 = 0, k = 0; i0 < N; i0 += batch, ++k) {
       const size_t n = std::min(batch, N - i0);
       cudaStream_t st = streams[k % kStreams].get();
-      cuda::DeviceBuffer<float> values(T * n, st), state(static_cast<size_t>(state_floats(p)) * n, st),
-          forecast(T * n, st), z(T * n, st);
+      cuda::DeviceBuffer<float> values(T * n, st), state(static_cast<size_t>(state_floats(p)) * n, st);
+      cuda::DeviceBuffer<float> device_out[5];
+      float* kernel_out[5] = {};
+      for (int o = 0; o < 5; ++o)
+        if (host_out[o]) {
+          device_out[o] = cuda::DeviceBuffer<float>(T * n, st);
+          kernel_out[o] = device_out[o].data();
+        }
       cuda::DeviceBuffer<uint8_t> codes(n, st);
       VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(values.data(), n * sizeof(float), in.values + i0, N * sizeof(float),
                                          n * sizeof(float), T, cudaMemcpyHostToDevice, st));
       VIGIL_CUDA_CHECK(cudaMemcpyAsync(codes.data(), in.transform + i0, n, cudaMemcpyHostToDevice, st));
       constexpr int kThreads = 128;
       const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
-      forecast_kernel<<<blocks, kThreads, 0, st>>>(p, values.data(), codes.data(), state.data(),
-                                                   forecast.data(), z.data(), T, n);
+      forecast_kernel<<<blocks, kThreads, 0, st>>>(
+          p, values.data(), codes.data(), in.event_offsets ? event_offsets.data() : nullptr, event_effects.data(),
+          in.freeze_events, state.data(),
+          KernelOutputs{kernel_out[0], kernel_out[1], kernel_out[2], kernel_out[3], kernel_out[4]}, T, n, i0);
       VIGIL_CUDA_CHECK_LAUNCH();
-      VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(out.forecast + i0, N * sizeof(float), forecast.data(), n * sizeof(float),
-                                         n * sizeof(float), T, cudaMemcpyDeviceToHost, st));
-      VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(out.z + i0, N * sizeof(float), z.data(), n * sizeof(float),
-                                         n * sizeof(float), T, cudaMemcpyDeviceToHost, st));
+      for (int o = 0; o < 5; ++o)
+        if (host_out[o])
+          VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(host_out[o] + i0, N * sizeof(float), kernel_out[o], n * sizeof(float),
+                                             n * sizeof(float), T, cudaMemcpyDeviceToHost, st));
       // Buffers free stream-ordered at scope end, after the copies back.
     }
     for (auto& s : streams) s.sync();

@@ -13,15 +13,27 @@ namespace vigil {
 
 // Views never own memory: the caller keeps the arrays alive for the call.
 struct ForecastInput {
-  const float* values = nullptr;          // [T][N], raw values, NaN = missing
+  const float* values = nullptr;       // [T][N], raw values, NaN = missing
   const uint8_t* transform = nullptr;  // [N], TransformCode
   size_t T = 0, N = 0;
+  // Scheduled events (may be null): series i's occurrences are
+  // event_effects[event_offsets[i] .. event_offsets[i+1]).
+  const uint32_t* event_offsets = nullptr;  // [N+1]
+  const EventEffect* event_effects = nullptr;
+  size_t event_count = 0;                   // entries in event_effects
+  // The events mechanism's first pass: points inside an occurrence are scored without an effect
+  // and teach the state nothing, so their residuals measure the events' effects.
+  bool freeze_events = false;
 };
 
 struct ForecastOutput {
-  float* forecast = nullptr;  // [T][N], transformed space, NaN while warming up
-  float* z = nullptr;         // [T][N], z_forecast, NaN when not scored
+  float* forecast = nullptr;      // [T][N], transformed space, event effect included
+  float* z = nullptr;             // [T][N], z_forecast, NaN when not scored
+  float* z_base = nullptr;        // [T][N] or null: z without the event effect
+  float* z_derivative = nullptr;  // [T][N] or null
+  float* z_volatility = nullptr;  // [T][N] or null
 };
+
 
 class Backend {
  public:

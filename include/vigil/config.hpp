@@ -25,8 +25,16 @@ struct DetectionSettings {
   double group_window_minutes = 60;  // episodes starting this close may form one alarm
 };
 
+// DESIGN.md --mechanisms: which special-event mechanisms are on.
+struct Mechanisms {
+  bool events = true;
+  bool ensemble = true;
+  bool cross_stack = true;
+};
+
 struct Config {
   ForecastSettings forecast;
+  Mechanisms mechanisms;
   DetectionSettings detection;
   std::string metric_dim = "metric";
   MetricRule default_rule;

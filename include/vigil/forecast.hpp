@@ -54,6 +54,9 @@ struct ForecastParams {
   int min_history_steps = 0;  // z is NaN before this much history (scored, never alarmed)
   float scale_floor_log = 0;  // floor of the scale for log1p series (relative change)
   float scale_floor_rel = 0;  // floor for identity series, relative to |forecast|
+  int derivative_points = 1;  // k: the derivative compares the mean z of the last k points with
+                              // the k before them
+  float volatility_rate = 0;  // EW rate of the short-window spread of z
 };
 
 // User-facing knobs of the forecast stage (config file "forecast" section).
@@ -73,6 +76,8 @@ struct ForecastSettings {
   double min_history_days = 0;      // 0 = auto: 8 with the weekly model, else 2
   double scale_floor_log = 0.01;
   double scale_floor_rel = 0.001;
+  double derivative_minutes = 15;  // each half of the derivative's window (at most 4 points)
+  double volatility_hours = 1;     // time constant of the short-window spread
 };
 
 ForecastParams make_forecast_params(const ForecastSettings& settings, int64_t start, int64_t step,
@@ -91,12 +96,16 @@ enum : int {
   kWeeklyError,   // EW mean |e| of the weekly model
   kRunLength,     // signed length of the current run of same-sign outliers
   kRunSum,        // sum of their residuals
-  kProfiles       // then daily_knots, weekly_knots, scale_slots floats
+  kVolMean,       // EW mean of clipped z over the short window
+  kVolVar,        // EW variance of clipped z over the short window
+  kRing,          // then 2k recent z (the derivative's window), then the profiles
 };
 }  // namespace state
 
+VIGIL_HD int profiles_offset(const ForecastParams& p) { return state::kRing + 2 * p.derivative_points; }
+
 VIGIL_HD int state_floats(const ForecastParams& p) {
-  return state::kProfiles + p.daily_knots + p.weekly_knots + p.scale_slots;
+  return profiles_offset(p) + p.daily_knots + p.weekly_knots + p.scale_slots;
 }
 
 struct StateRef {
@@ -166,8 +175,11 @@ VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
   s[state::kWeeklyError] = 0;
   s[state::kRunLength] = 0;
   s[state::kRunSum] = 0;
-  const int n = p.daily_knots + p.weekly_knots + p.scale_slots;
-  for (int k = 0; k < n; ++k) s[state::kProfiles + k] = NAN;  // NaN = not seen yet
+  s[state::kVolMean] = 0;
+  s[state::kVolVar] = NAN;  // NaN until the first scored point
+  // NaN = not seen yet (ring entries: no z yet; profile knots: no observation yet)
+  const int n = 2 * p.derivative_points + p.daily_knots + p.weekly_knots + p.scale_slots;
+  for (int k = 0; k < n; ++k) s[state::kRing + k] = NAN;
 }
 
 // Value of a piecewise-linear periodic profile between knots k and k+1; an unseen knot (NaN)
@@ -197,18 +209,93 @@ VIGIL_HD void profile_learn(StateRef s, int offset, int knots, int k, float w, f
 
 VIGIL_HD float clampf(float v, float lo, float hi) { return fminf(fmaxf(v, lo), hi); }
 
-struct PointScore {
-  float forecast;  // transformed space; NaN while the model is warming up
-  float z;         // NaN: missing point, or not enough history to score
+// Scheduled events, as the forecast sees them: per series, the occurrences that apply to it
+// (compressed rows, sorted by start), each covering grid steps [first, end) in kEventSegments
+// equal parts with an expected effect each (transformed space), so an effect can change over the
+// event's course: the onset differs from the body, a launch surge decays.
+constexpr int kEventSegments = 4;
+struct EventEffect {
+  uint32_t first, end;
+  float effect[kEventSegments];
 };
 
-// One step of one series: scores the point against the state, then updates the state.
-VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clock& c, float x,
-                                  uint8_t transform) {
-  const int daily = state::kProfiles;
+// Sum of the effects active at step t (overlapping events combine additively); `active` tells
+// whether any occurrence covers t. NaN when an active occurrence's effect is unknown (no history
+// and no announced impact).
+VIGIL_HD float event_effect_at(const EventEffect* list, uint32_t count, uint32_t t, bool& active) {
+  float sum = 0.0f;
+  active = false;
+  for (uint32_t k = 0; k < count; ++k) {
+    const EventEffect& e = list[k];
+    if (t < e.first) break;  // sorted by start
+    if (t >= e.end) continue;
+    const uint32_t segment = (t - e.first) * kEventSegments / (e.end - e.first);
+    sum += e.effect[segment];
+    active = true;
+  }
+  return sum;
+}
+
+struct PointScore {
+  float forecast;      // transformed space, event effect included; NaN while warming up
+  float z;             // z_forecast against that forecast; NaN: missing, or too little history
+  float z_base;        // the same without the event effect (what a plain detector would see)
+  float z_derivative;  // change of z over the last 2k points, in units of its noise
+  float z_volatility;  // short-window spread of z (about 1 when the series behaves)
+};
+
+// The derivative and volatility of the z just computed (NaN for a missing point), updating their
+// short-window state. Runs on every step of the series' life so the windows advance with time.
+VIGIL_HD void short_window_scores(const ForecastParams& p, StateRef s, float age, PointScore& out) {
+  const float z = out.z;
+  const int k = p.derivative_points;
+  const int slot = static_cast<int>(fmodf(age, 2.0f * k));  // ring position of this step
+  s[state::kRing + slot] = z;
+  float recent = 0, prior = 0;
+  int n_recent = 0, n_prior = 0;
+  for (int j = 0; j < 2 * k; ++j) {
+    const float v = s[state::kRing + (slot - j + 2 * k) % (2 * k)];
+    if (isnan(v)) continue;
+    if (j < k) {
+      recent += v;
+      ++n_recent;
+    } else {
+      prior += v;
+      ++n_prior;
+    }
+  }
+  // A difference of two means of unit-variance values: divided by its standard deviation.
+  out.z_derivative = (isnan(z) || n_recent == 0 || n_prior == 0)
+                         ? NAN
+                         : (recent / n_recent - prior / n_prior) / sqrtf(1.0f / n_recent + 1.0f / n_prior);
+  if (isnan(z)) {
+    out.z_volatility = NAN;
+    return;
+  }
+  // Clipped so one wild point raises the spread for a while without dominating it for hours.
+  const float zc = fminf(fmaxf(z, -10.0f), 10.0f);
+  float mean = s[state::kVolMean], var = s[state::kVolVar];
+  if (isnan(var)) {
+    mean = zc;
+    var = 1.0f;  // start at the calibrated value
+  } else {
+    const float d = zc - mean;
+    mean += p.volatility_rate * d;
+    var = (1.0f - p.volatility_rate) * (var + p.volatility_rate * d * d);
+  }
+  s[state::kVolMean] = mean;
+  s[state::kVolVar] = var;
+  out.z_volatility = sqrtf(var);
+}
+
+// The forecast part of one step (forecast_step below adds the short-window scores).
+VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clock& c, float x, uint8_t transform,
+                                  float event_effect, bool frozen) {
+  const int daily = profiles_offset(p);
   const int weekly = daily + p.daily_knots;
   const int slots = weekly + p.weekly_knots;
-  const float y = transform_value(x, transform);
+  const float y_observed = transform_value(x, transform);
+  const float y = y_observed - event_effect;  // the state sees the event-adjusted value
   const float age = s[state::kAge];
   const float level = s[state::kLevel];
 
@@ -217,7 +304,7 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
       s[state::kLevel] = y;
       s[state::kAge] = 1.0f;
     }
-    return {NAN, NAN};
+    return {NAN, NAN, NAN, NAN, NAN};
   }
   s[state::kAge] = age + 1.0f;
   const bool warm = age >= static_cast<float>(p.warmup_steps);
@@ -231,14 +318,16 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
   const bool use_weekly = !isnan(week_season) && age >= static_cast<float>(8 * p.points_per_day) &&
                           s[state::kWeeklyError] < s[state::kDailyError];
   const float forecast = (!warm || isnan(f_daily)) ? NAN : (use_weekly ? f_weekly : f_daily);
-  if (isnan(y)) return {forecast, NAN};
+  const float reported = forecast + event_effect;
+  if (isnan(y)) return {reported, NAN, NAN, NAN, NAN};
 
   if (isnan(forecast)) {
     // First day (or a phase it never saw): build the daily profile around the first level.
     const float target = y - level;
-    profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w,
-                  isnan(daily_season) ? 0.0f : target - daily_season, target, warm ? 0.0f : 0.5f);
-    return {NAN, NAN};
+    if (!frozen)
+      profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w,
+                    isnan(daily_season) ? 0.0f : target - daily_season, target, warm ? 0.0f : 0.5f);
+    return {NAN, NAN, NAN, NAN, NAN};
   }
 
   // Scale: the slot's mean |e| shrunk toward the global one while the slot has few visits.
@@ -260,6 +349,9 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
   // Clamped so that a constant series that suddenly moves gives a large, finite z.
   const float z_raw = isnan(global_scale) ? NAN : clampf(e / sigma, -1e6f, 1e6f);
   const bool outlier = !learning && fabsf(z_raw) > p.outlier_z;  // false while z_raw is NaN
+  const float z_base = isnan(global_scale) ? NAN : clampf((y_observed - forecast) / sigma, -1e6f, 1e6f);
+  const PointScore scored{reported, learning ? NAN : z_raw, learning ? NAN : z_base, NAN, NAN};
+  if (frozen) return scored;
 
   // Scale update: Huber-clipped |e|; outliers count at a quarter of the rate so a noisier
   // regime is learned eventually without an incident inflating the scale quickly.
@@ -318,7 +410,32 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
     profile_learn(s, weekly, p.weekly_knots, c.week_knot, c.week_w, e_full, clampf(y - f_daily, -bound, bound),
                   w_rate);
   }
-  return {forecast, learning ? NAN : z_raw};
+  return scored;
+}
+
+// One step of one series: scores the point against the state, then updates the state.
+// `event_effect`: the expected effect of the scheduled events active on the series at this step
+// (transformed space, 0 when none): the forecast includes it and the state learns from the
+// event-adjusted value, so the event is neither an anomaly nor learned as normal. `frozen`: the
+// point is scored but teaches the state nothing (the events mechanism's first pass).
+VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clock& c, float x,
+                                  uint8_t transform, float event_effect = 0.0f, bool frozen = false) {
+  PointScore out = step_forecast(p, s, c, x, transform, event_effect, frozen);
+  const float age = s[state::kAge];  // after the step: 0 until the series' first valid point
+  if (age != 0.0f) short_window_scores(p, s, age, out);
+  return out;
+}
+
+// forecast_step with the series' scheduled events looked up at step t: what each backend runs
+// per point. An event point whose effect is unknown, and every event point of the first pass
+// (`freeze`), is scored without an effect and teaches the state nothing: an event is never
+// learned as normal.
+VIGIL_HD PointScore forecast_point(const ForecastParams& p, StateRef s, const Clock& c, float x, uint8_t transform,
+                                   const EventEffect* events, uint32_t event_count, uint32_t t, bool freeze) {
+  bool active = false;
+  const float effect = event_count ? event_effect_at(events, event_count, t, active) : 0.0f;
+  const bool unknown = isnan(effect);
+  return forecast_step(p, s, c, x, transform, (freeze || unknown) ? 0.0f : effect, active && (freeze || unknown));
 }
 
 }  // namespace vigil

@@ -7,6 +7,8 @@
 #include "vigil/backend.hpp"
 #include "vigil/config.hpp"
 #include "vigil/dataset.hpp"
+#include "vigil/event_plan.hpp"
+#include "vigil/events.hpp"
 
 namespace vigil {
 
@@ -15,13 +17,20 @@ struct Scores {
   std::vector<uint8_t> transform;      // [N], TransformCode
   std::vector<uint8_t> direction;      // [N], Direction of the series' metric
   std::vector<float> threshold;        // [N]
-  std::vector<float> forecast;         // [T][N], transformed space
-  std::vector<float> z;                // [T][N]
-  double seconds = 0;                  // backend time
+  std::vector<float> forecast;         // [T][N], transformed space, event effects included
+  std::vector<float> z;                // [T][N] z_forecast
+  std::vector<float> z_base;           // [T][N] z without the event effects (empty: no events)
+  std::vector<float> z_derivative;     // [T][N]
+  std::vector<float> z_volatility;     // [T][N]
+  EventPlan events;                    // the occurrences applied (empty without the mechanism)
+  double seconds = 0;                  // backend time, both passes of the events mechanism
 };
 
-// Runs the forecast stage on `backend`.
-Scores score_dataset(const Dataset& data, const Config& config, Backend& backend);
+// Runs the forecast stage on `backend`. With a schedule and the events mechanism on, it runs
+// twice: a first pass with event points frozen measures each occurrence's effect, the second
+// forecasts with the effects learned from earlier occurrences (event_plan.hpp).
+Scores score_dataset(const Dataset& data, const Config& config, Backend& backend,
+                     const EventSchedule* schedule = nullptr);
 
 // Score in [0, 1]: 0.5 at the threshold, rising toward 1 with |z| in an allowed direction.
 float point_score(float z, Direction direction, float threshold);

@@ -21,7 +21,9 @@ struct RunResult {
   double seconds_total = 0;
 };
 
-RunResult run_scoring(const Dataset& data, const Config& config, Backend& backend, size_t score_from);
+// `schedule` may be null (no --events).
+RunResult run_scoring(const Dataset& data, const Config& config, Backend& backend, size_t score_from,
+                      const EventSchedule* schedule = nullptr);
 
 // A readable summary: counts, timings, and the alarms (at most `max_alarms` listed).
 void print_summary(std::FILE* out, const Dataset& data, const RunResult& run, const Backend& backend,

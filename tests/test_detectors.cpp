@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "synthetic.hpp"
 #include "test_util.hpp"
@@ -205,6 +206,60 @@ TEST(EventCovariates, GeneratedLaunchAbsorbedAndWeeklyDerbyNotWorse) {
     }
   }
   EXPECT_GE(launches, 1);
+}
+
+// Two series of the same traffic: one drops 40 % at once, the other slides to -40 % over three
+// hours. The derivative spikes at the abrupt onset and stays small along the gradual slide.
+TEST(Derivative, AbruptOnsetsStandOutFromGradualShiftsOfTheSameDepth) {
+  std::vector<test::TrafficShape> shapes(8);
+  for (size_t k = 0; k < shapes.size(); ++k) shapes[k].level = 2000 * (1 + static_cast<double>(k));
+  Dataset d = test::make_traffic(8, 21, 300, 41, shapes);  // 5-minute steps
+  const size_t day = 288, t0 = 15 * day + 150, ramp = 36;  // 12:30, a 3-hour ramp
+  for (size_t i = 0; i < 8; ++i) {
+    if (i % 2 == 0) {
+      test::inject(d, i, t0, t0 + 72, 0.6f);
+    } else {
+      for (size_t t = t0; t < t0 + 72; ++t) {
+        const float depth = 0.4f * std::min(1.0f, static_cast<float>(t - t0 + 1) / ramp);
+        d.values[t * 8 + i] *= 1.0f - depth;
+      }
+    }
+  }
+  const Scores s = score(d, nullptr, false);
+  for (size_t i = 0; i < 8; i += 2) {
+    float onset = 0;
+    for (size_t t = t0; t < t0 + 3; ++t) onset = std::min(onset, s.z_derivative[t * 8 + i]);
+    std::vector<float> body;
+    for (size_t t = t0 + 6; t < t0 + ramp; ++t) body.push_back(std::fabs(s.z_derivative[t * 8 + i + 1]));
+    const float gradual = median(body);
+    std::printf("series %zu: z_derivative %.1f at the abrupt onset, median |%.2f| along the slide\n", i, onset, gradual);
+    EXPECT_GE(std::fabs(onset), 3.0f * gradual);
+    EXPECT_LT(onset, -4.0f);
+    // While the abrupt drop persists, the derivative falls back to noise.
+    std::vector<float> plateau;
+    for (size_t t = t0 + 12; t < t0 + 60; ++t) plateau.push_back(std::fabs(s.z_derivative[t * 8 + i]));
+    EXPECT_LT(median(plateau), 1.5f);
+  }
+}
+
+TEST(Volatility, CalibratedOnQuietSeriesAndRaisedByNoise) {
+  std::vector<test::TrafficShape> shapes(4);
+  for (auto& sh : shapes) sh.level = 5000;
+  Dataset d = test::make_traffic(4, 21, 900, 43, shapes);
+  const size_t t0 = 16 * 96 + 40;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0, 1);
+  // Series 0: four hours of erratic values (+-25 %) around the usual level.
+  for (size_t t = t0; t < t0 + 16; ++t) d.values[t * 4] *= 1.0f + 0.25f * noise(rng);
+  const Scores s = score(d, nullptr, false);
+  std::vector<float> quiet;
+  for (size_t t = 10 * 96; t < 16 * 96; ++t)
+    for (size_t i = 0; i < 4; ++i) quiet.push_back(s.z_volatility[t * 4 + i]);
+  const float calm = median(quiet);
+  EXPECT_GT(calm, 0.6f);
+  EXPECT_LT(calm, 1.4f);
+  EXPECT_GT(s.z_volatility[(t0 + 15) * 4], 3.0f * calm);
+  EXPECT_LT(s.z_volatility[(t0 + 15) * 4 + 1], 2.0f);  // its quiet neighbours are unaffected
 }
 
 }  // namespace

@@ -13,6 +13,9 @@
 #include "synthetic.hpp"
 #include "vigil/backend.hpp"
 #include "vigil/pipeline.hpp"
+#include "test_util.hpp"
+#include "vigil/events.hpp"
+#include "vigil/timeutil.hpp"
 
 namespace vigil {
 namespace {
@@ -29,37 +32,46 @@ class BackendParity : public ::testing::TestWithParam<std::string> {
     if (!backend_) GTEST_SKIP() << "no CUDA device: the CUDA backend is compiled but not run here";
   }
 
-  // The reference: forecast_step called series by series, time by time, single-threaded.
-  static void reference(const ForecastParams& p, const Dataset& d, const std::vector<uint8_t>& transform,
-                        std::vector<float>& f, std::vector<float>& z) {
+  // The reference: forecast_point called series by series, time by time, single-threaded.
+  static void reference(const ForecastParams& p, const Dataset& d, const Scores& s, std::vector<float> (&out)[5]) {
     const size_t N = d.N();
-    f.assign(d.T * N, 0);
-    z.assign(d.T * N, 0);
+    for (auto& o : out) o.assign(d.T * N, 0);
     std::vector<float> st(static_cast<size_t>(state_floats(p)));
+    const EventPlan& ev = s.events;
     for (size_t i = 0; i < N; ++i) {
-      StateRef s{st.data(), 1};
-      init_state(p, s);
+      StateRef state{st.data(), 1};
+      init_state(p, state);
+      const uint32_t n_events = ev.empty() ? 0 : ev.offsets[i + 1] - ev.offsets[i];
       for (size_t t = 0; t < d.T; ++t) {
-        const PointScore r = forecast_step(p, s, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i], transform[i]);
-        f[t * N + i] = r.forecast;
-        z[t * N + i] = r.z;
+        const PointScore r =
+            forecast_point(p, state, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i], s.transform[i],
+                           n_events ? ev.entries.data() + ev.offsets[i] : nullptr, n_events,
+                           static_cast<uint32_t>(t), false);
+        const float values[5] = {r.forecast, r.z, r.z_base, r.z_derivative, r.z_volatility};
+        for (int o = 0; o < 5; ++o) out[o][t * N + i] = values[o];
       }
     }
   }
 
-  void expect_parity(const Dataset& d, const Config& c = Config{}) {
-    const Scores s = score_dataset(d, c, *backend_);
-    std::vector<float> f, z;
-    reference(s.params, d, s.transform, f, z);
+  void expect_parity(const Dataset& d, const EventSchedule* schedule = nullptr) {
+    const Scores s = score_dataset(d, Config{}, *backend_, schedule);
+    if (schedule) ASSERT_FALSE(s.events.empty());
+    std::vector<float> ref[5];
+    reference(s.params, d, s, ref);
+    const std::vector<float>* got[5] = {&s.forecast, &s.z, s.z_base.empty() ? nullptr : &s.z_base, &s.z_derivative,
+                                        &s.z_volatility};
+    const char* names[5] = {"forecast", "z", "z_base", "z_derivative", "z_volatility"};
     size_t scored = 0, agree = 0;
-    for (size_t k = 0; k < f.size(); ++k) {
-      ASSERT_EQ(std::isnan(f[k]), std::isnan(s.forecast[k])) << "forecast NaN pattern differs at " << k;
-      ASSERT_EQ(std::isnan(z[k]), std::isnan(s.z[k])) << "z NaN pattern differs at " << k;
-      if (std::isnan(z[k])) continue;
+    for (size_t k = 0; k < ref[0].size(); ++k) {
+      for (int o = 0; o < 5; ++o)
+        if (got[o]) ASSERT_EQ(std::isnan(ref[o][k]), std::isnan((*got[o])[k])) << names[o] << " NaN pattern at " << k;
+      if (std::isnan(ref[1][k])) continue;
       ++scored;
-      const bool f_ok = std::fabs(f[k] - s.forecast[k]) <= 1e-4f * (1.0f + std::fabs(f[k]));
-      const bool z_ok = std::fabs(z[k] - s.z[k]) <= 1e-3f * (1.0f + std::fabs(z[k]));
-      agree += f_ok && z_ok;
+      bool ok = std::fabs(ref[0][k] - s.forecast[k]) <= 1e-4f * (1.0f + std::fabs(ref[0][k]));
+      for (int o = 1; o < 5; ++o)
+        if (got[o] && !std::isnan(ref[o][k]))
+          ok = ok && std::fabs(ref[o][k] - (*got[o])[k]) <= 1e-3f * (1.0f + std::fabs(ref[o][k]));
+      agree += ok;
     }
     ASSERT_GT(scored, 0u);
     EXPECT_GE(static_cast<double>(agree), 0.999 * static_cast<double>(scored))
@@ -97,6 +109,25 @@ TEST_P(BackendParity, RandomValuesGapsConstantsZerosAndHugeValues) {
     }
   for (size_t t = 0; t < d.T / 3; ++t) d.values[t * N + 7] = NAN;  // starts late
   expect_parity(d);
+}
+
+TEST_P(BackendParity, ScheduledEventsOverlappingAndUnknown) {
+  Dataset d = test::make_traffic(130, 21, 900, 29);
+  d.keys.dims = {"series"};
+  for (size_t t = 12 * 96; t < 12 * 96 + 8; ++t)
+    for (size_t i = 0; i < d.N(); i += 2) d.values[t * d.N() + i] *= 1.6f;
+  test::TempDir tmp;
+  // A recurring event on every series, one on some with an announced impact overlapping it, and
+  // one whose effect is unknown (first occurrence, no impact).
+  std::string csv = "event,start,end,scope,expected_impact\n";
+  for (int day : {5, 9, 12, 16})
+    csv += "match," + format_iso(d.time_at(day * 96 + 70)) + "," + format_iso(d.time_at(day * 96 + 80)) + ",*,\n";
+  csv += "promo," + format_iso(d.time_at(12 * 96 + 72)) + "," + format_iso(d.time_at(12 * 96 + 90)) +
+         ",series=s0001;series=s0002;series=s0003,0.3\n";
+  csv += "surprise," + format_iso(d.time_at(18 * 96 + 10)) + "," + format_iso(d.time_at(18 * 96 + 20)) + ",*,\n";
+  test::write_file(tmp.file("events.csv"), csv);
+  const EventSchedule schedule = read_events(tmp.file("events.csv"));
+  expect_parity(d, &schedule);
 }
 
 TEST_P(BackendParity, SingleSeriesAndShortHistory) {

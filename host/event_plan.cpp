@@ -76,7 +76,8 @@ void observe(const EventEffect& entry, size_t column, size_t n_columns, size_t N
 
 void learn_event_effects(EventPlan& plan, const EventSchedule& schedule, const Dataset& data,
                          const std::vector<uint8_t>& transform, const std::vector<float>& base_forecast,
-                         const std::vector<int64_t>& columns, size_t n_columns, const EventLearning& learning) {
+                         const std::vector<int64_t>& columns, size_t n_columns, const std::string& metric_dim,
+                         const EventLearning& learning) {
   const size_t N = data.N();
   const size_t E = plan.entries.size();
   std::vector<float> observed(E * kEventSegments, NAN), level(E * kEventSegments, NAN);
@@ -91,12 +92,15 @@ void learn_event_effects(EventPlan& plan, const EventSchedule& schedule, const D
             &observed[e * kEventSegments], &level[e * kEventSegments]);
   }
 
-  // The (group, stack) cell of each series: the prior's population.
+  // The prior's population: the series of the same (group, stack) that measure the same metric
+  // the same way; an event lifts plays while it cuts errors, so metrics never share a prior.
   const int g = data.group_dim.empty() ? -1 : data.keys.dim_index(data.group_dim);
   const int st = data.stack_dim.empty() ? -1 : data.keys.dim_index(data.stack_dim);
+  const int m = metric_dim.empty() ? -1 : data.keys.dim_index(metric_dim);
   auto cell_of = [&](size_t i) {
     const uint64_t gc = g >= 0 ? data.keys.code(i, g) : 0, sc = st >= 0 ? data.keys.code(i, st) : 0;
-    return (gc << 32) | sc;
+    const uint64_t mc = m >= 0 ? data.keys.code(i, m) : 0;
+    return (gc << 40) ^ (sc << 20) ^ (mc << 2) ^ transform[i];
   };
   // Per (cell, occurrence, segment): mean observed effect of the cell's series.
   std::map<std::pair<uint64_t, uint32_t>, std::array<std::pair<double, int>, kEventSegments>> cell_effect;

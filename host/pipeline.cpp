@@ -18,7 +18,8 @@ namespace {
 
 // The events mechanism's first pass, on the series that have occurrences only: their forecast
 // with event points frozen, from which learn_event_effects measures each occurrence.
-void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule, Backend& backend) {
+void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule, const std::string& metric_dim,
+                   Backend& backend) {
   const size_t N = data.N(), T = data.T;
   std::vector<int64_t> column(N, -1);
   std::vector<uint32_t> members;
@@ -44,7 +45,7 @@ void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule
     for (size_t j = 0; j < M; ++j) values[t * M + j] = data.values[t * N + members[j]];
   ForecastInput in{values.data(), transform.data(), T, M, offsets.data(), entries.data(), entries.size(), true};
   backend.forecast(s.params, in, ForecastOutput{forecast.data(), z.data(), nullptr, nullptr, nullptr});
-  learn_event_effects(s.events, schedule, data, s.transform, forecast, column, M, EventLearning{});
+  learn_event_effects(s.events, schedule, data, s.transform, forecast, column, M, metric_dim, EventLearning{});
 }
 
 }  // namespace
@@ -95,7 +96,7 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   ForecastInput in{data.values.data(), s.transform.data(), T, N};
   if (schedule && config.mechanisms.events) {
     s.events = plan_events(*schedule, data);
-    if (!s.events.empty()) learn_effects(data, s, *schedule, backend);
+    if (!s.events.empty()) learn_effects(data, s, *schedule, config.metric_dim, backend);
     in.event_offsets = s.events.offsets.data();
     in.event_effects = s.events.entries.data();
     in.event_count = s.events.entries.size();

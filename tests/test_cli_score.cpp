@@ -239,8 +239,41 @@ TEST(AblateCli, PrintsTheForecastOnlyRowAgainstTheTruth) {
   const double recall = std::stod(f[7]);
   EXPECT_GE(recall, 0.0);
   EXPECT_LE(recall, 1.0);
-  EXPECT_NE(r.out.find("all          not built yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ensemble     evidence only"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nevents "), std::string::npos) << r.out;
   EXPECT_EQ(test::run_vigil("ablate --input " + tmp.file("nothing")).code, 2);
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST(ScoreCli, EventsOutsideTheDataAreAcceptedAndReportedUnused) {
+  test::TempDir tmp;
+  write_traffic_csv(tmp.file("in.csv"), 12);
+  test::write_file(tmp.file("events.csv"),
+                   "event,start,end,scope,expected_impact\n"
+                   "final,2026-03-08T19:00:00Z,2026-03-08T21:00:00Z,region=br,-0.2\n"
+                   "final,2030-03-08T19:00:00Z,2030-03-08T21:00:00Z,*,\n");
+  auto r = test::run_vigil("score --input " + tmp.file("in.csv") + " --events " + tmp.file("events.csv") +
+                           " --scores " + tmp.file("s.csv"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("events: 2 scheduled, 1 outside the data's time range (unused), 2 series-occurrences"),
+            std::string::npos)
+      << r.out;
+  // The scores name the active event on the series it applies to, and only there.
+  const std::string scores = test::read_file(tmp.file("s.csv"));
+  EXPECT_NE(scores.find("2026-03-08T19:00:00Z,br,web,"), std::string::npos);
+  size_t named = 0;
+  std::istringstream in(scores);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(",final,") != std::string::npos) {
+      ++named;
+      EXPECT_NE(line.find(",br,"), std::string::npos) << line;
+    }
+  EXPECT_EQ(named, 2u * 2u);  // two br series x two hourly points in [19:00, 21:00)
 }
 
 }  // namespace

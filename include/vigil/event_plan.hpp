@@ -31,14 +31,16 @@ struct EventLearning {
 // Fills every entry's effects from a first pass over the series (`base_forecast`, transformed
 // space, computed with event points frozen): an occurrence's observed effect per segment is its
 // mean residual; the expected effect uses only earlier occurrences of the same event name:
-//   the series' own mean effect, shrunk toward its (group, stack) cell's mean effect;
+//   the series' own mean effect, shrunk toward the mean effect of its (group, stack) cell's
+//   series of the same metric (`metric_dim`, empty = none) and transform;
 //   with no history at all, the schedule's expected_impact (log(1 + impact) for log series,
 //   impact x |forecast| for identity series); otherwise NaN: unknown, and the forecast stage
 //   then neither adjusts nor learns those points.
 // `columns[i]` maps series i to its column in base_forecast ([T][columns.size()]), or -1.
 void learn_event_effects(EventPlan& plan, const EventSchedule& schedule, const Dataset& data,
                          const std::vector<uint8_t>& transform, const std::vector<float>& base_forecast,
-                         const std::vector<int64_t>& columns, size_t n_columns, const EventLearning& learning);
+                         const std::vector<int64_t>& columns, size_t n_columns, const std::string& metric_dim,
+                         const EventLearning& learning);
 
 // Names of the events active on series i at step t, joined by ';' ("" when none).
 std::string active_events(const EventPlan& plan, size_t series, size_t t);

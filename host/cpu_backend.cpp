@@ -49,23 +49,31 @@ class CpuBackend final : public Backend {
         const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
         for (size_t j = 0; j < n; ++j) init_state(p, StateRef{state.data() + j, kBlock});
         const uint32_t* ev_off = in.event_offsets;
+        // Blocks without scheduled events (most) take the plain step, which vectorises.
+        const bool block_has_events = ev_off && ev_off[i0 + n] > ev_off[i0];
+        auto store = [&](size_t at, const PointScore& r) {
+          out.forecast[at] = r.forecast;
+          out.z[at] = r.z;
+          if (out.z_base) out.z_base[at] = r.z_base;
+          if (out.z_derivative) out.z_derivative[at] = r.z_derivative;
+          if (out.z_volatility) out.z_volatility[at] = r.z_volatility;
+        };
         for (size_t t = 0; t < T; ++t) {
           const Clock& c = clocks[t];
           const float* x = in.values + t * N + i0;
           const size_t row = t * N + i0;
+          if (!block_has_events) {
 #pragma omp simd
+            for (size_t j = 0; j < n; ++j)
+              store(row + j, forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i0 + j]));
+            continue;
+          }
           for (size_t j = 0; j < n; ++j) {
             const size_t i = i0 + j;
-            const uint32_t n_events = ev_off ? ev_off[i + 1] - ev_off[i] : 0;
-            const PointScore r =
-                forecast_point(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i],
-                               n_events ? in.event_effects + ev_off[i] : nullptr, n_events,
-                               static_cast<uint32_t>(t), in.freeze_events);
-            out.forecast[row + j] = r.forecast;
-            out.z[row + j] = r.z;
-            if (out.z_base) out.z_base[row + j] = r.z_base;
-            if (out.z_derivative) out.z_derivative[row + j] = r.z_derivative;
-            if (out.z_volatility) out.z_volatility[row + j] = r.z_volatility;
+            const uint32_t n_events = ev_off[i + 1] - ev_off[i];
+            store(row + j, forecast_point(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i],
+                                          in.event_effects + ev_off[i], n_events, static_cast<uint32_t>(t),
+                                          in.freeze_events));
           }
         }
       }

@@ -41,7 +41,8 @@ ForecastParams make_forecast_params(const ForecastSettings& s, int64_t start, in
   p.scale_floor_log = static_cast<float>(s.scale_floor_log);
   p.scale_floor_rel = static_cast<float>(s.scale_floor_rel);
   p.derivative_points =
-      std::clamp(static_cast<int>(std::lround(s.derivative_minutes * 60.0 / static_cast<double>(step))), 1, 4);
+      std::clamp(static_cast<int>(std::lround(s.derivative_minutes * 60.0 / static_cast<double>(step))), 1,
+                 kMaxDerivativePoints);
   p.volatility_rate = rate_for(s.volatility_hours * 3600.0 / static_cast<double>(step));
   return p;
 }

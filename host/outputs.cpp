@@ -181,7 +181,11 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           append_float(buf, scores.z_derivative.empty() ? NAN : scores.z_derivative[p], 5);
           buf += ',';
           append_float(buf, scores.z_volatility.empty() ? NAN : scores.z_volatility[p], 5);
-          buf += ",,,";  // breadth, correlation: the peer-group stage
+          buf += ',';
+          append_float(buf, scores.breadth.empty() ? NAN : scores.breadth[p], 3);
+          buf += ',';
+          append_float(buf, scores.correlation.empty() ? NAN : scores.correlation[p], 4);
+          buf += ',';
           append_field(buf, active_events(scores.events, i, t));
           buf += ',';
           if (!std::isnan(scores.z[p])) append_float(buf, point_score(scores.z[p], dir, scores.threshold[i]), 4);

@@ -110,6 +110,17 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
                    ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
                                   s.z_derivative.data(), s.z_volatility.data()});
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  if (config.mechanisms.cross_stack) {
+    const auto t1 = std::chrono::steady_clock::now();
+    s.peers = make_peer_layout(data);
+    s.cell_z.resize(T * s.peers.cells());
+    s.breadth.resize(T * N);
+    s.correlation.resize(T * N);
+    backend.peers(PeerParams{}, PeerInput{s.z.data(), T, N, &s.peers},
+                  PeerOutput{s.cell_z.data(), s.breadth.data(), s.correlation.data()});
+    s.peer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  }
   return s;
 }
 

@@ -209,6 +209,8 @@ VIGIL_HD void profile_learn(StateRef s, int offset, int knots, int k, float w, f
 
 VIGIL_HD float clampf(float v, float lo, float hi) { return fminf(fmaxf(v, lo), hi); }
 
+constexpr int kMaxDerivativePoints = 4;
+
 // Scheduled events, as the forecast sees them: per series, the occurrences that apply to it
 // (compressed rows, sorted by start), each covering grid steps [first, end) in kEventSegments
 // equal parts with an expected effect each (transformed space), so an effect can change over the
@@ -248,26 +250,29 @@ struct PointScore {
 // short-window state. Runs on every step of the series' life so the windows advance with time.
 VIGIL_HD void short_window_scores(const ForecastParams& p, StateRef s, float age, PointScore& out) {
   const float z = out.z;
-  const int k = p.derivative_points;
-  const int slot = static_cast<int>(fmodf(age, 2.0f * k));  // ring position of this step
+  const int k = p.derivative_points, ring = 2 * k;
+  const int slot = static_cast<int>(age) % ring;  // ring position of this step
   s[state::kRing + slot] = z;
-  float recent = 0, prior = 0;
-  int n_recent = 0, n_prior = 0;
-  for (int j = 0; j < 2 * k; ++j) {
-    const float v = s[state::kRing + (slot - j + 2 * k) % (2 * k)];
-    if (isnan(v)) continue;
-    if (j < k) {
-      recent += v;
-      ++n_recent;
-    } else {
-      prior += v;
-      ++n_prior;
-    }
+  // The ring holds the last 2k steps: the k ending at `slot` are recent, the others prior.
+  float all = 0, recent = 0;
+  int n_all = 0, n_recent = 0;
+  // A fixed trip count (masked beyond the ring) keeps the CPU backend's loop over series
+  // vectorisable.
+  for (int j = 0; j < kMaxDerivativePoints * 2; ++j) {
+    const float v = j < ring ? s[state::kRing + j] : NAN;
+    const bool valid = !isnan(v);
+    const int back = slot - j < 0 ? slot - j + ring : slot - j;  // steps ago
+    all += valid ? v : 0.0f;
+    n_all += valid;
+    recent += (valid && back < k) ? v : 0.0f;
+    n_recent += valid && back < k;
   }
+  const int n_prior = n_all - n_recent;
   // A difference of two means of unit-variance values: divided by its standard deviation.
   out.z_derivative = (isnan(z) || n_recent == 0 || n_prior == 0)
                          ? NAN
-                         : (recent / n_recent - prior / n_prior) / sqrtf(1.0f / n_recent + 1.0f / n_prior);
+                         : (recent / n_recent - (all - recent) / n_prior) /
+                               sqrtf(1.0f / n_recent + 1.0f / n_prior);
   if (isnan(z)) {
     out.z_volatility = NAN;
     return;

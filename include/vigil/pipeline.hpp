@@ -23,12 +23,19 @@ struct Scores {
   std::vector<float> z_derivative;     // [T][N]
   std::vector<float> z_volatility;     // [T][N]
   EventPlan events;                    // the occurrences applied (empty without the mechanism)
+  // Peer groups (cross-stack mechanism; empty when it is off):
+  PeerLayout peers;                    // series by (group, stack)
+  std::vector<float> cell_z;           // [T][C] robust mean z of each (group, stack) cell
+  std::vector<float> breadth;          // [T][N] other stacks of the group deviating the same way
+  std::vector<float> correlation;      // [T][N] rolling correlation with the other stacks
   double seconds = 0;                  // backend time, both passes of the events mechanism
+  double peer_seconds = 0;             // backend time of the peer-group stage
 };
 
 // Runs the forecast stage on `backend`. With a schedule and the events mechanism on, it runs
 // twice: a first pass with event points frozen measures each occurrence's effect, the second
-// forecasts with the effects learned from earlier occurrences (event_plan.hpp).
+// forecasts with the effects learned from earlier occurrences (event_plan.hpp). With the
+// cross-stack mechanism on, the peer-group stage follows (peers.hpp).
 Scores score_dataset(const Dataset& data, const Config& config, Backend& backend,
                      const EventSchedule* schedule = nullptr);
 

@@ -1,11 +1,199 @@
-#include <stdexcept>
+// Peer groups on the GPU. The time-major batch is cut into chunks of time steps (contiguous in
+// memory, so each crosses PCIe in one copy, and every chunk holds every group whole); per
+// chunk, three kernels run the per-point math of include/vigil/peers.hpp:
+//   cells   one thread per (t, cell) averages its members, read through `order`
+//   groups  one thread per (t, group) totals its cells
+//   series  one thread per series streams through the chunk's steps; its correlation state
+//           stays on the device from one chunk to the next
+//
+// Why not cub::DeviceSegmentedReduce for the cells: its CUB 3.0 implementation gives every
+// segment a thread block, and our T·C segments hold a few dozen members each (the metrics and
+// device families of one stack in one region), so most of each thread block would idle. A
+// thread per (t, cell) reads the members of a row as neighbouring threads sweep it, needs no
+// gathered copy of z, and adds in the layout's order, so cell_z, group totals and breadth equal
+// the CPU backend's exactly. Its weak case is a layout of a handful of huge cells (no group
+// dimension, hundreds of thousands of series per stack): T·C threads then underfill the GPU.
+#include <algorithm>
+#include <optional>
 
+#include "cuda_check.cuh"
 #include "vigil/peers.hpp"
 
 namespace vigil {
+namespace {
 
-void peers_cuda(const PeerParams&, const PeerInput&, const PeerOutput&) {
-  throw std::logic_error("peer groups are not built yet");
+constexpr int kThreads = 256;
+
+// Grid-stride launches: a chunk's T·C or T·G may exceed one grid.
+unsigned grid_for(size_t items) {
+  return static_cast<unsigned>(std::min<size_t>((items + kThreads - 1) / kThreads, size_t{1} << 20));
+}
+
+__global__ void cells_kernel(const float* __restrict__ z, const uint32_t* __restrict__ order,
+                             const uint32_t* __restrict__ cell_offsets, float* __restrict__ cell_z, size_t rows,
+                             size_t N, size_t C, float clip) {
+  for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < rows * C;
+       k += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t t = k / C, c = k % C;
+    cell_z[k] = cell_mean(z + t * N, order, cell_offsets[c], cell_offsets[c + 1], clip);
+  }
+}
+
+__global__ void groups_kernel(const float* __restrict__ cell_z, const uint32_t* __restrict__ group_cell_offsets,
+                              GroupContext* __restrict__ context, size_t rows, size_t C, size_t G, float deviating_z) {
+  for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < rows * G;
+       k += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t t = k / G, g = k % G;
+    context[k] = group_context(cell_z + t * C, group_cell_offsets[g], group_cell_offsets[g + 1], deviating_z);
+  }
+}
+
+// Correlation state, one array per field ([6][N]) so that a warp's loads are coalesced.
+constexpr int kStateFields = 6;
+
+__device__ CorrelationState load_state(const float* s, size_t i, size_t N) {
+  return CorrelationState{s[i], s[N + i], s[2 * N + i], s[3 * N + i], s[4 * N + i], s[5 * N + i]};
+}
+
+__device__ void store_state(float* s, size_t i, size_t N, const CorrelationState& v) {
+  s[i] = v.steps;
+  s[N + i] = v.mx;
+  s[2 * N + i] = v.my;
+  s[3 * N + i] = v.sxx;
+  s[4 * N + i] = v.syy;
+  s[5 * N + i] = v.sxy;
+}
+
+__global__ void series_kernel(PeerParams p, const float* __restrict__ z, const float* __restrict__ cell_z,
+                              const GroupContext* __restrict__ context, const uint32_t* __restrict__ cell_of_series,
+                              const uint32_t* __restrict__ group_of_cell, float* __restrict__ state,
+                              float* __restrict__ breadth, float* __restrict__ correlation, size_t rows, size_t N,
+                              size_t C, size_t G, bool first_chunk) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= N) return;
+  CorrelationState s = first_chunk ? correlation_init() : load_state(state, i, N);
+  const uint32_t c = cell_of_series[i], g = group_of_cell[c];
+  for (size_t t = 0; t < rows; ++t) {
+    const PeerPoint r = peer_step(p, context[t * G + g], cell_z[t * C + c], z[t * N + i], s);
+    breadth[t * N + i] = r.breadth;
+    correlation[t * N + i] = r.correlation;
+  }
+  store_state(state, i, N, s);
+}
+
+class Event {
+ public:
+  Event() { VIGIL_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  ~Event() { cudaEventDestroy(event_); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// Waits for the streams when the scope ends, also by an exception, so that no kernel still
+// runs when the buffers declared before it are freed.
+struct SyncOnExit {
+  const cuda::Stream* streams;
+  int count;
+  ~SyncOnExit() {
+    for (int k = 0; k < count; ++k) cudaStreamSynchronize(streams[k].get());
+  }
+};
+
+template <typename T>
+cuda::DeviceBuffer<T> upload(const std::vector<T>& host, cudaStream_t stream) {
+  cuda::DeviceBuffer<T> buffer(host.size(), stream);
+  if (!host.empty())
+    VIGIL_CUDA_CHECK(
+        cudaMemcpyAsync(buffer.data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice, stream));
+  return buffer;
+}
+
+// One chunk of time steps on the device, from its upload to its readback.
+struct Chunk {
+  size_t t0 = 0, rows = 0;
+  cudaStream_t stream = nullptr;
+  cuda::DeviceBuffer<float> z, cell_z, breadth, correlation;
+  cuda::DeviceBuffer<GroupContext> context;
+};
+
+}  // namespace
+
+void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput& out, size_t max_chunk_steps) {
+  check_peer_call(params, in, out);
+  const size_t T = in.T, N = in.N;
+  if (T == 0 || N == 0) return;
+  const PeerLayout& layout = *in.layout;
+  const size_t C = layout.cells(), G = layout.groups();
+
+  // Two chunks are resident at once (one computing, one being read back), within half the free
+  // memory: the rest is headroom for the allocator and other work.
+  const size_t fixed_bytes = (2 * N + 2 * C + G + 2) * sizeof(uint32_t) + kStateFields * N * sizeof(float);
+  const size_t row_bytes = 3 * N * sizeof(float) + C * sizeof(float) + G * sizeof(GroupContext);
+  size_t free_bytes = 0, total_bytes = 0;
+  VIGIL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const size_t budget = free_bytes / 2 > fixed_bytes ? (free_bytes / 2 - fixed_bytes) / 2 : 0;
+  const size_t cap = max_chunk_steps > 0 ? std::min(max_chunk_steps, T) : T;
+  const size_t steps_per_chunk = std::clamp<size_t>(budget / row_bytes, 1, cap);
+
+  cuda::Stream streams[2];
+  const cudaStream_t setup = streams[0].get();
+  const cuda::DeviceBuffer<uint32_t> order = upload(layout.order, setup),
+                                     cell_offsets = upload(layout.cell_offsets, setup),
+                                     group_cell_offsets = upload(layout.group_cell_offsets, setup),
+                                     cell_of_series = upload(layout.cell_of_series, setup),
+                                     group_of_cell = upload(layout.group_of_cell, setup);
+  const cuda::DeviceBuffer<float> state(kStateFields * N, setup);
+  Event layout_ready, state_ready;
+  VIGIL_CUDA_CHECK(cudaEventRecord(layout_ready.get(), setup));
+  const SyncOnExit sync_on_exit{streams, 2};
+
+  // Pageable host memory: an upload returns once the driver has staged it, a readback only when
+  // it is done. So the next chunk is queued before the previous one is read back, and its copy
+  // and kernels run while the host waits for that readback.
+  const auto read_back = [&](const Chunk& chunk) {
+    VIGIL_CUDA_CHECK(cudaMemcpyAsync(out.cell_z + chunk.t0 * C, chunk.cell_z.data(), chunk.rows * C * sizeof(float),
+                                     cudaMemcpyDeviceToHost, chunk.stream));
+    VIGIL_CUDA_CHECK(cudaMemcpyAsync(out.breadth + chunk.t0 * N, chunk.breadth.data(), chunk.rows * N * sizeof(float),
+                                     cudaMemcpyDeviceToHost, chunk.stream));
+    VIGIL_CUDA_CHECK(cudaMemcpyAsync(out.correlation + chunk.t0 * N, chunk.correlation.data(),
+                                     chunk.rows * N * sizeof(float), cudaMemcpyDeviceToHost, chunk.stream));
+    VIGIL_CUDA_CHECK(cudaStreamSynchronize(chunk.stream));
+  };
+  std::optional<Chunk> pending;
+  for (size_t t0 = 0, k = 0; t0 < T; t0 += steps_per_chunk, ++k) {
+    Chunk chunk;
+    chunk.t0 = t0;
+    chunk.rows = std::min(steps_per_chunk, T - t0);
+    chunk.stream = streams[k % 2].get();
+    chunk.z = cuda::DeviceBuffer<float>(chunk.rows * N, chunk.stream);
+    chunk.cell_z = cuda::DeviceBuffer<float>(chunk.rows * C, chunk.stream);
+    chunk.breadth = cuda::DeviceBuffer<float>(chunk.rows * N, chunk.stream);
+    chunk.correlation = cuda::DeviceBuffer<float>(chunk.rows * N, chunk.stream);
+    chunk.context = cuda::DeviceBuffer<GroupContext>(chunk.rows * G, chunk.stream);
+    VIGIL_CUDA_CHECK(cudaStreamWaitEvent(chunk.stream, layout_ready.get(), 0));
+    VIGIL_CUDA_CHECK(cudaMemcpyAsync(chunk.z.data(), in.z + t0 * N, chunk.rows * N * sizeof(float),
+                                     cudaMemcpyHostToDevice, chunk.stream));
+    cells_kernel<<<grid_for(chunk.rows * C), kThreads, 0, chunk.stream>>>(
+        chunk.z.data(), order.data(), cell_offsets.data(), chunk.cell_z.data(), chunk.rows, N, C, params.clip_z);
+    VIGIL_CUDA_CHECK_LAUNCH();
+    groups_kernel<<<grid_for(chunk.rows * G), kThreads, 0, chunk.stream>>>(
+        chunk.cell_z.data(), group_cell_offsets.data(), chunk.context.data(), chunk.rows, C, G, params.deviating_z);
+    VIGIL_CUDA_CHECK_LAUNCH();
+    // The correlation state comes from the previous chunk, on the other stream.
+    if (k > 0) VIGIL_CUDA_CHECK(cudaStreamWaitEvent(chunk.stream, state_ready.get(), 0));
+    series_kernel<<<static_cast<unsigned>((N + kThreads - 1) / kThreads), kThreads, 0, chunk.stream>>>(
+        params, chunk.z.data(), chunk.cell_z.data(), chunk.context.data(), cell_of_series.data(), group_of_cell.data(),
+        state.data(), chunk.breadth.data(), chunk.correlation.data(), chunk.rows, N, C, G, k == 0);
+    VIGIL_CUDA_CHECK_LAUNCH();
+    VIGIL_CUDA_CHECK(cudaEventRecord(state_ready.get(), chunk.stream));
+    if (pending) read_back(*pending);
+    pending = std::move(chunk);
+  }
+  read_back(*pending);
 }
 
 }  // namespace vigil

@@ -1,6 +1,9 @@
 // `vigil bench`: throughput of the scoring pipeline on generated data, against the memory
 // roofline measured in the same run.
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -11,6 +14,7 @@
 #include "cxxopts.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
+#include "vigil/events.hpp"
 #include "vigil/run.hpp"
 #include "vigil/scenario.hpp"
 
@@ -72,15 +76,29 @@ int bench(int argc, char** argv) {
   const double copy_gbs = backend->copy_bandwidth_gbs();
   const double h2d_gbs = backend->host_to_device_gbs();
 
+  // The scenario's own schedule drives the events mechanism, as `vigil score --events` would.
+  EventSchedule schedule;
+  {
+    const auto path = std::filesystem::temp_directory_path() / ("vigil-bench-events-" + std::to_string(::getpid()));
+    AtomicFile f(path.string());
+    f.write(scenario.events_csv);
+    f.commit();
+    schedule = read_events(path.string());
+    std::filesystem::remove(path);
+  }
   Config config;
   t0 = std::chrono::steady_clock::now();
-  RunResult run = run_scoring(data, config, *backend, 0);
+  RunResult run = run_scoring(data, config, *backend, 0, &schedule);
   const double total_s = seconds_since(t0);
-  const double forecast_s = run.scores.seconds;
-  // The fewest bytes the forecast stage must move: each value read once, forecast and z written
-  // once (the per-series state stays in registers/cache in the ideal).
-  const double forecast_bytes = 12.0 * n_points;
-  const double bandwidth = forecast_bytes / forecast_s / 1e9;
+  const double forecast_s = run.scores.seconds, peers_s = run.scores.peer_seconds;
+  const double events_s = run.scores.event_seconds;
+  const double host_s = total_s - forecast_s - peers_s - events_s;  // allocation, episodes, alarms
+  // The fewest bytes each stage must move: inputs read once, outputs written once (per-series
+  // state in registers or cache). Forecast: the value in; forecast, z, z_derivative and
+  // z_volatility out. Peers: z in; breadth and correlation out.
+  const double forecast_bytes = 20.0 * n_points, peer_bytes = 12.0 * n_points;
+  const double total_bytes = forecast_bytes + peer_bytes;
+  const double bandwidth = total_bytes / (forecast_s + peers_s) / 1e9;
 
   nlohmann::ordered_json j;
   j["date"] = today_utc();
@@ -90,31 +108,48 @@ int bench(int argc, char** argv) {
   j["points"] = T;
   j["seconds"] = total_s;
   j["points_per_second"] = n_points / total_s;
-  j["bytes_moved"] = forecast_bytes;
+  j["bytes_moved"] = total_bytes;
   j["bandwidth_gbs"] = bandwidth;
   j["roofline_gbs"] = copy_gbs;
   j["roofline_fraction"] = bandwidth / copy_gbs;
   if (h2d_gbs > 0) j["host_to_device_gbs"] = h2d_gbs;
-  j["stages"]["generate"] = {{"seconds", generate_s}, {"points_per_second", n_points / generate_s}};
-  j["stages"]["forecast"] = {{"seconds", forecast_s},
-                             {"points_per_second", n_points / forecast_s},
-                             {"bytes_moved", forecast_bytes},
-                             {"bandwidth_gbs", bandwidth},
-                             {"roofline_fraction", bandwidth / copy_gbs},
-                             {"includes_host_transfers", backend->name() == "cuda"}};
-  const double host_s = total_s - forecast_s;
-  j["stages"]["episodes_and_alarms"] = {{"seconds", host_s}, {"points_per_second", n_points / host_s}};
+  auto stage = [&](double seconds, double bytes) {
+    nlohmann::ordered_json o{{"seconds", seconds}, {"points_per_second", n_points / seconds}};
+    if (bytes > 0) {
+      o["bytes_moved"] = bytes;
+      o["bandwidth_gbs"] = bytes / seconds / 1e9;
+      o["roofline_fraction"] = bytes / seconds / 1e9 / copy_gbs;
+    }
+    return o;
+  };
+  j["stages"]["generate"] = stage(generate_s, 0);
+  j["stages"]["forecast"] = stage(forecast_s, forecast_bytes);
+  j["stages"]["events_first_pass"] = stage(events_s, 0);
+  j["stages"]["events_first_pass"]["series_occurrences"] = run.scores.events.entries.size();
+  j["stages"]["peers"] = stage(peers_s, peer_bytes);
+  j["stages"]["host_allocation_episodes_alarms"] = stage(host_s, 0);
+  j["stages_include_host_transfers"] = backend->name() == "cuda";
   j["alarms"] = run.alarms.size();
   j["command"] = "vigil bench --series " + std::to_string(want_series) + " --points " + std::to_string(points) +
                  " --backend " + args["backend"].as<std::string>();
 
-  std::printf("%-22s %12s %14s\n", "stage", "seconds", "points/s");
-  std::printf("%-22s %12.3f %14.3g\n", "generate", generate_s, n_points / generate_s);
-  std::printf("%-22s %12.3f %14.3g   %.1f GB/s = %.1f%% of the %.1f GB/s measured copy bandwidth\n",
-              "forecast", forecast_s, n_points / forecast_s, bandwidth, 100.0 * bandwidth / copy_gbs, copy_gbs);
-  std::printf("%-22s %12.3f %14.3g\n", "episodes + alarms", host_s, n_points / host_s);
-  std::printf("%-22s %12.3f %14.3g\n", "end to end (scoring)", total_s, n_points / total_s);
-  if (h2d_gbs > 0) std::printf("host-to-device copy (pinned): %.1f GB/s\n", h2d_gbs);
+  std::printf("%-22s %10s %12s %10s %10s\n", "stage", "seconds", "points/s", "GB/s", "roofline");
+  auto row = [&](const char* name, double seconds, double bytes) {
+    if (bytes > 0)
+      std::printf("%-22s %10.3f %12.3g %10.2f %9.1f%%\n", name, seconds, n_points / seconds, bytes / seconds / 1e9,
+                  100.0 * bytes / seconds / 1e9 / copy_gbs);
+    else
+      std::printf("%-22s %10.3f %12.3g\n", name, seconds, n_points / seconds);
+  };
+  row("generate", generate_s, 0);
+  row("events (first pass)", events_s, 0);
+  row("forecast", forecast_s, forecast_bytes);
+  row("peer groups", peers_s, peer_bytes);
+  row("alloc+episodes+alarms", host_s, 0);
+  row("end to end (scoring)", total_s, 0);
+  std::printf("roofline: %.1f GB/s measured copy bandwidth (read + write)", copy_gbs);
+  if (h2d_gbs > 0) std::printf("; host-to-device copy (pinned) %.1f GB/s", h2d_gbs);
+  std::printf("\n");
   if (args.count("json")) {
     AtomicFile out(args["json"].as<std::string>());
     out.write(j.dump(2) + "\n");

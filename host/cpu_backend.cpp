@@ -58,23 +58,26 @@ class CpuBackend final : public Backend {
           if (out.z_derivative) out.z_derivative[at] = r.z_derivative;
           if (out.z_volatility) out.z_volatility[at] = r.z_volatility;
         };
+        // The events of the block's series are resolved per step first (a short scalar loop
+        // over the few series that have any), so the step itself stays one straight loop.
+        std::vector<float> effect(kBlock, 0.0f);
+        std::vector<uint8_t> frozen(kBlock, 0);
         for (size_t t = 0; t < T; ++t) {
           const Clock& c = clocks[t];
           const float* x = in.values + t * N + i0;
           const size_t row = t * N + i0;
-          if (!block_has_events) {
+          if (block_has_events)
+            for (size_t j = 0; j < n; ++j) {
+              const size_t i = i0 + j;
+              const EventAtStep ev = resolve_events(in.event_effects + ev_off[i], ev_off[i + 1] - ev_off[i],
+                                                    static_cast<uint32_t>(t), in.freeze_events);
+              effect[j] = ev.effect;
+              frozen[j] = ev.frozen;
+            }
 #pragma omp simd
-            for (size_t j = 0; j < n; ++j)
-              store(row + j, forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i0 + j]));
-            continue;
-          }
-          for (size_t j = 0; j < n; ++j) {
-            const size_t i = i0 + j;
-            const uint32_t n_events = ev_off[i + 1] - ev_off[i];
-            store(row + j, forecast_point(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i],
-                                          in.event_effects + ev_off[i], n_events, static_cast<uint32_t>(t),
-                                          in.freeze_events));
-          }
+          for (size_t j = 0; j < n; ++j)
+            store(row + j, forecast_step(p, StateRef{state.data() + j, kBlock}, c, x[j], in.transform[i0 + j],
+                                         effect[j], frozen[j] != 0));
         }
       }
     }

@@ -92,11 +92,14 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
     s.threshold[i] = static_cast<float>(rule.threshold > 0 ? rule.threshold : config.detection.threshold);
   }
 
-  const auto t0 = std::chrono::steady_clock::now();
+  using clock = std::chrono::steady_clock;
+  auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
   ForecastInput in{data.values.data(), s.transform.data(), T, N};
   if (schedule && config.mechanisms.events) {
+    const auto te = clock::now();
     s.events = plan_events(*schedule, data);
     if (!s.events.empty()) learn_effects(data, s, *schedule, config.metric_dim, backend);
+    s.event_seconds = since(te);
     in.event_offsets = s.events.offsets.data();
     in.event_effects = s.events.entries.data();
     in.event_count = s.events.entries.size();
@@ -106,20 +109,21 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   s.z.resize(T * N);
   s.z_derivative.resize(T * N);
   s.z_volatility.resize(T * N);
+  const auto t0 = clock::now();
   backend.forecast(s.params, in,
                    ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
                                   s.z_derivative.data(), s.z_volatility.data()});
-  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.seconds = since(t0);
 
   if (config.mechanisms.cross_stack) {
-    const auto t1 = std::chrono::steady_clock::now();
     s.peers = make_peer_layout(data);
     s.cell_z.resize(T * s.peers.cells());
     s.breadth.resize(T * N);
     s.correlation.resize(T * N);
+    const auto t1 = clock::now();
     backend.peers(PeerParams{}, PeerInput{s.z.data(), T, N, &s.peers},
                   PeerOutput{s.cell_z.data(), s.breadth.data(), s.correlation.data()});
-    s.peer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    s.peer_seconds = since(t1);
   }
   return s;
 }

@@ -431,16 +431,27 @@ VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clo
   return out;
 }
 
-// forecast_step with the series' scheduled events looked up at step t: what each backend runs
-// per point. An event point whose effect is unknown, and every event point of the first pass
-// (`freeze`), is scored without an effect and teaches the state nothing: an event is never
+// What the series' scheduled events mean for step t: the effect to add and whether the point
+// must be frozen. An event point whose effect is unknown, and every event point of the first
+// pass (`freeze`), is scored without an effect and teaches the state nothing: an event is never
 // learned as normal.
-VIGIL_HD PointScore forecast_point(const ForecastParams& p, StateRef s, const Clock& c, float x, uint8_t transform,
-                                   const EventEffect* events, uint32_t event_count, uint32_t t, bool freeze) {
+struct EventAtStep {
+  float effect;
+  bool frozen;
+};
+
+VIGIL_HD EventAtStep resolve_events(const EventEffect* events, uint32_t event_count, uint32_t t, bool freeze) {
   bool active = false;
   const float effect = event_count ? event_effect_at(events, event_count, t, active) : 0.0f;
-  const bool unknown = isnan(effect);
-  return forecast_step(p, s, c, x, transform, (freeze || unknown) ? 0.0f : effect, active && (freeze || unknown));
+  const bool plain = freeze || isnan(effect);
+  return {plain ? 0.0f : effect, active && plain};
+}
+
+// forecast_step with the series' scheduled events looked up at step t (the CUDA kernel's step).
+VIGIL_HD PointScore forecast_point(const ForecastParams& p, StateRef s, const Clock& c, float x, uint8_t transform,
+                                   const EventEffect* events, uint32_t event_count, uint32_t t, bool freeze) {
+  const EventAtStep ev = resolve_events(events, event_count, t, freeze);
+  return forecast_step(p, s, c, x, transform, ev.effect, ev.frozen);
 }
 
 }  // namespace vigil

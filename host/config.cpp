@@ -84,7 +84,7 @@ Config read_config(const std::string& path) {
   }
   if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a JSON object"));
   check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "scope_density",
-                   "group_window_minutes", "metric_dim", "direction", "transform", "metrics", "forecast"},
+                   "group_window_minutes", "metric_dim", "direction", "transform", "metrics", "forecast", "peers"},
              path, "");
   Config c;
   auto& d = c.detection;
@@ -119,7 +119,8 @@ Config read_config(const std::string& path) {
     if (!f.is_object()) throw InputError(where(path, 0, "'forecast' must be an object"));
     check_keys(f, {"daily_knots", "weekly", "level_days", "daily_days", "weekly_weeks", "scale_slots",
                    "scale_days", "model_error_days", "scale_prior_visits", "clip_z", "outlier_z",
-                   "shift_horizon_hours", "min_history_days", "scale_floor_log", "scale_floor_rel"},
+                   "shift_horizon_hours", "min_history_days", "scale_floor_log", "scale_floor_rel",
+                   "derivative_minutes", "volatility_hours"},
                path, " in forecast");
     auto& s = c.forecast;
     read_number(f, "daily_knots", s.daily_knots, 1, 1440, path);
@@ -140,6 +141,17 @@ Config read_config(const std::string& path) {
     read_number(f, "min_history_days", s.min_history_days, 0, 1e4, path);
     read_number(f, "scale_floor_log", s.scale_floor_log, 0, 10, path);
     read_number(f, "scale_floor_rel", s.scale_floor_rel, 0, 10, path);
+    read_number(f, "derivative_minutes", s.derivative_minutes, 0, 1e6, path);
+    read_number(f, "volatility_hours", s.volatility_hours, 1e-3, 1e6, path);
+  }
+  if (doc.contains("peers")) {
+    const json& f = doc["peers"];
+    if (!f.is_object()) throw InputError(where(path, 0, "'peers' must be an object"));
+    check_keys(f, {"clip_z", "deviating_z", "correlation_hours", "event_shrink_occurrences"}, path, " in peers");
+    read_number(f, "clip_z", c.peers.clip_z, 0.5, 1e6, path);
+    read_number(f, "deviating_z", c.peers.deviating_z, 0.1, 1e6, path);
+    read_number(f, "correlation_hours", c.peers.correlation_hours, 1e-3, 1e6, path);
+    read_number(f, "event_shrink_occurrences", c.peers.event_shrink_occurrences, 0, 1e6, path);
   }
   return c;
 }

@@ -19,7 +19,7 @@ namespace {
 // The events mechanism's first pass, on the series that have occurrences only: their forecast
 // with event points frozen, from which learn_event_effects measures each occurrence.
 void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule, const std::string& metric_dim,
-                   Backend& backend) {
+                   const EventLearning& learning, Backend& backend) {
   const size_t N = data.N(), T = data.T;
   std::vector<int64_t> column(N, -1);
   std::vector<uint32_t> members;
@@ -45,7 +45,7 @@ void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule
     for (size_t j = 0; j < M; ++j) values[t * M + j] = data.values[t * N + members[j]];
   ForecastInput in{values.data(), transform.data(), T, M, offsets.data(), entries.data(), entries.size(), true};
   backend.forecast(s.params, in, ForecastOutput{forecast.data(), z.data(), nullptr, nullptr, nullptr});
-  learn_event_effects(s.events, schedule, data, s.transform, forecast, column, M, metric_dim, EventLearning{});
+  learn_event_effects(s.events, schedule, data, s.transform, forecast, column, M, metric_dim, learning);
 }
 
 }  // namespace
@@ -98,7 +98,9 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   if (schedule && config.mechanisms.events) {
     const auto te = clock::now();
     s.events = plan_events(*schedule, data);
-    if (!s.events.empty()) learn_effects(data, s, *schedule, config.metric_dim, backend);
+    if (!s.events.empty())
+      learn_effects(data, s, *schedule, config.metric_dim,
+                    EventLearning{static_cast<float>(config.peers.event_shrink_occurrences)}, backend);
     s.event_seconds = since(te);
     in.event_offsets = s.events.offsets.data();
     in.event_effects = s.events.entries.data();
@@ -121,7 +123,12 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
     s.breadth.resize(T * N);
     s.correlation.resize(T * N);
     const auto t1 = clock::now();
-    backend.peers(PeerParams{}, PeerInput{s.z.data(), T, N, &s.peers},
+    PeerParams pp;
+    pp.clip_z = static_cast<float>(config.peers.clip_z);
+    pp.deviating_z = static_cast<float>(config.peers.deviating_z);
+    pp.correlation_rate = static_cast<float>(
+        1.0 - std::exp(-static_cast<double>(data.step) / (3600.0 * config.peers.correlation_hours)));
+    backend.peers(pp, PeerInput{s.z.data(), T, N, &s.peers},
                   PeerOutput{s.cell_z.data(), s.breadth.data(), s.correlation.data()});
     s.peer_seconds = since(t1);
   }

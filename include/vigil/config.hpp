@@ -32,8 +32,17 @@ struct Mechanisms {
   bool cross_stack = true;
 };
 
+// Peer groups and event learning, in user units.
+struct PeerSettings {
+  double clip_z = 5.0;             // members' z clipped before the cell mean
+  double deviating_z = 2.5;        // a cell deviates when its mean passes this
+  double correlation_hours = 2.5;  // window of the rolling correlation
+  double event_shrink_occurrences = 1.0;  // weight of the (group, stack) prior of an event effect
+};
+
 struct Config {
   ForecastSettings forecast;
+  PeerSettings peers;
   Mechanisms mechanisms;
   DetectionSettings detection;
   std::string metric_dim = "metric";
@@ -50,7 +59,8 @@ struct Config {
 // {"threshold": 5, "min_duration_minutes": 10, "merge_gap_points": 2, "scope_density": 0.5,
 //  "metric_dim": "metric",
 //  "metrics": {"stream_errors": {"direction": "spike", "transform": "log1p", "threshold": 6}},
-//  "forecast": {"daily_knots": 96, "weekly": true, "level_days": 0.25, ...}}
+//  "forecast": {"daily_knots": 96, "weekly": true, "level_days": 0.25, ...},
+//  "peers": {"clip_z": 5, "deviating_z": 2.5, "correlation_hours": 2.5, "event_shrink_occurrences": 1}}
 Config read_config(const std::string& path);
 
 const char* to_string(Direction d);

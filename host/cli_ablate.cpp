@@ -41,11 +41,9 @@ int ablate(int argc, char** argv) {
     ("config", "config (default: INPUT/config.json when present)", cxxopts::value<std::string>())
     ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"))
     ("h,help", "this help");
-  auto args = opts.parse(argc, argv);
-  if (args.count("help")) {
-    std::fputs(opts.help().c_str(), stdout);
-    return 0;
-  }
+  const auto parsed = parse_options(opts, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (!args.count("input")) throw InputError("--input is required (a `vigil generate` output directory)");
   const std::string input = args["input"].as<std::string>();
   const std::string dir = std::filesystem::is_directory(input) ? input : std::filesystem::path(input).parent_path().string();

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
@@ -44,11 +45,9 @@ int bench(int argc, char** argv) {
     ("json", "write the results here", cxxopts::value<std::string>())
     ("seed", "generator seed", cxxopts::value<uint64_t>()->default_value("1"))
     ("h,help", "this help");
-  auto args = opts.parse(argc, argv);
-  if (args.count("help")) {
-    std::fputs(opts.help().c_str(), stdout);
-    return 0;
-  }
+  const auto parsed = parse_options(opts, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   const size_t want_series = args["series"].as<size_t>(), points = args["points"].as<size_t>();
   if (want_series == 0 || points < 2) throw InputError("--series must be >= 1 and --points >= 2");
   auto backend = make_backend(args["backend"].as<std::string>());

@@ -1,12 +1,23 @@
 #include "cli_common.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "vigil/error.hpp"
 #include "vigil/timeutil.hpp"
 
 namespace vigil::cli {
+
+std::optional<cxxopts::ParseResult> parse_options(cxxopts::Options& options, int argc, char** argv) {
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::fputs(options.help().c_str(), stdout);
+    return std::nullopt;
+  }
+  if (!args.unmatched().empty()) throw InputError("unexpected argument '" + args.unmatched().front() + "'");
+  return args;
+}
 
 Mechanisms parse_mechanisms(const std::string& text) {
   if (text == "all") return Mechanisms{};

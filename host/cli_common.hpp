@@ -1,5 +1,6 @@
 #pragma once
 // Option handling shared by the subcommands.
+#include <optional>
 #include <string>
 
 #include "cxxopts.hpp"
@@ -8,6 +9,10 @@
 #include "vigil/ingest.hpp"
 
 namespace vigil::cli {
+
+// Parses a subcommand's options. Returns nothing when --help was asked for (the help is printed);
+// a stray positional argument is an InputError, so a mistyped option never passes silently.
+std::optional<cxxopts::ParseResult> parse_options(cxxopts::Options& options, int argc, char** argv);
 
 // `--mechanisms`: all, none, or a comma list of events, ensemble, cross-stack.
 Mechanisms parse_mechanisms(const std::string& text);

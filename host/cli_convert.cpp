@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/error.hpp"
 #include "vigil/ingest.hpp"
@@ -30,12 +31,9 @@ int convert(int argc, char** argv) {
       ("threads", "parser threads (0 = every core)", cxxopts::value<int>()->default_value("0"))
       ("h,help", "print this help");
   // clang-format on
-  const cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help();
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw InputError("unexpected argument '" + args.unmatched().front() + "'");
+  const auto parsed = parse_options(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (!args.count("input")) throw InputError("--input FILE.csv is required");
   if (!args.count("out")) throw InputError("--out DIR is required");
 

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/error.hpp"
 #include "vigil/scenario.hpp"
@@ -19,12 +20,9 @@ int eval(int argc, char** argv) {
     ("step", "matching slack and delay unit (e.g. 5m); default: each alarm's evidence.step_seconds", cxxopts::value<std::string>())
     ("json", "print one JSON object instead of the table")
     ("h,help", "this help");
-  auto args = opts.parse(argc, argv);
-  if (args.count("help")) {
-    std::fputs(opts.help().c_str(), stdout);
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw InputError("unexpected argument '" + args.unmatched()[0] + "'");
+  const auto parsed = parse_options(opts, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (!args.count("truth")) throw InputError("--truth is required (e.g. truth.jsonl from vigil generate)");
   if (!args.count("alarms")) throw InputError("--alarms is required (the alarms file of vigil score)");
   int64_t step = 0;

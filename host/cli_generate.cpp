@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/error.hpp"
 #include "vigil/scenario.hpp"
@@ -41,12 +42,9 @@ int generate(int argc, char** argv) {
     ("threads", "generator threads (default: every core); the output does not depend on it", cxxopts::value<int>()->default_value("0"))
     ("q,quiet", "print nothing on success")
     ("h,help", "this help");
-  auto args = opts.parse(argc, argv);
-  if (args.count("help")) {
-    std::fputs(opts.help().c_str(), stdout);
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw InputError("unexpected argument '" + args.unmatched()[0] + "'");
+  const auto parsed = parse_options(opts, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (!args.count("out")) throw InputError("--out is required (the directory to write)");
 
   GenerateOptions o;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/config.hpp"
 #include "vigil/error.hpp"
@@ -23,11 +24,9 @@ int sample(int argc, char** argv) {
     ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"))
     ("seed", "generator seed", cxxopts::value<uint64_t>()->default_value("7"))
     ("h,help", "this help");
-  auto args = opts.parse(argc, argv);
-  if (args.count("help")) {
-    std::fputs(opts.help().c_str(), stdout);
-    return 0;
-  }
+  const auto parsed = parse_options(opts, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   const std::string out = args["out"].as<std::string>();
   auto backend = make_backend(args["backend"].as<std::string>());
 

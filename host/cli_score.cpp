@@ -33,11 +33,9 @@ int score(int argc, char** argv) {
     ("max-listed", "alarms listed in the summary", cxxopts::value<size_t>()->default_value("20"))
     ("q,quiet", "print nothing on success")
     ("h,help", "this help");
-  auto args = opts.parse(argc, argv);
-  if (args.count("help")) {
-    std::fputs(opts.help().c_str(), stdout);
-    return 0;
-  }
+  const auto parsed = parse_options(opts, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (!args.count("input")) throw InputError("--input is required (a long CSV file or a cube directory)");
 
   const Mechanisms mechanisms = parse_mechanisms(args["mechanisms"].as<std::string>());

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "csv_text.hpp"
 #include "vigil/alarms.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/timeutil.hpp"
@@ -124,20 +125,6 @@ void append_value(std::string& out, float v) {
   out.append(buf, r.ptr);
 }
 
-// A dimension value as a CSV field (quoted when it holds a comma, quote or newline).
-void append_field(std::string& out, const std::string& v) {
-  if (v.find_first_of(",\"\n\r") == std::string::npos) {
-    out += v;
-    return;
-  }
-  out += '"';
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
 }  // namespace
 
 void write_scores(const std::string& path, const Dataset& data, const Scores& scores) {
@@ -162,7 +149,7 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
         std::string dims;
         for (size_t d = 0; d < data.keys.num_dims(); ++d) {
           dims += ',';
-          append_field(dims, data.keys.value(i, d));
+          csv::append_field(dims, data.keys.value(i, d));
         }
         const uint8_t transform = scores.transform[i];
         const Direction dir = static_cast<Direction>(scores.direction[i]);
@@ -186,7 +173,7 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           buf += ',';
           append_float(buf, scores.correlation.empty() ? NAN : scores.correlation[p], 4);
           buf += ',';
-          append_field(buf, active_events(scores.events, i, t));
+          csv::append_field(buf, active_events(scores.events, i, t));
           buf += ',';
           if (!std::isnan(scores.z[p])) append_float(buf, point_score(scores.z[p], dir, scores.threshold[i]), 4);
           buf += '\n';

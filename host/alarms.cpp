@@ -130,89 +130,87 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
   ScopeCounter counter(keys);
   std::vector<Alarm> alarms;
 
-  {
-    std::vector<uint32_t> order;
-    for (uint32_t e = 0; e < episodes.size(); ++e)
-      if (episodes[e].decision == "raised") order.push_back(e);
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      return episodes[a].first != episodes[b].first ? episodes[a].first < episodes[b].first
-                                                    : episodes[a].series < episodes[b].series;
-    });
-    std::vector<size_t> open;  // multi-series alarms still collecting members
-    std::vector<uint8_t> assigned(episodes.size(), 0);
+  std::vector<uint32_t> order;
+  for (uint32_t e = 0; e < episodes.size(); ++e)
+    if (episodes[e].decision == "raised") order.push_back(e);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return episodes[a].first != episodes[b].first ? episodes[a].first < episodes[b].first
+                                                  : episodes[a].series < episodes[b].series;
+  });
+  std::vector<size_t> open;  // multi-series alarms still collecting members
+  std::vector<uint8_t> assigned(episodes.size(), 0);
 
-    for (size_t k = 0; k < order.size(); ++k) {
-      const uint32_t seed = order[k];
-      if (assigned[seed]) continue;
-      const Episode& sd = episodes[seed];
-      // A late member of an incident already alarmed joins that alarm.
-      open.erase(std::remove_if(open.begin(), open.end(),
-                                [&](size_t a) { return alarms[a].last + window < sd.first; }),
-                 open.end());
-      bool joined = false;
-      for (size_t a : open)
-        if (in_scope(keys, sd.series, alarms[a].scope)) {
-          alarms[a].episodes.push_back(seed);
-          alarms[a].last = std::max(alarms[a].last, sd.last);
-          assigned[seed] = 1;
-          joined = true;
-          break;
-        }
-      if (joined) continue;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const uint32_t seed = order[k];
+    if (assigned[seed]) continue;
+    const Episode& sd = episodes[seed];
+    // A late member of an incident already alarmed joins that alarm.
+    open.erase(std::remove_if(open.begin(), open.end(),
+                              [&](size_t a) { return alarms[a].last + window < sd.first; }),
+               open.end());
+    bool joined = false;
+    for (size_t a : open)
+      if (in_scope(keys, sd.series, alarms[a].scope)) {
+        alarms[a].episodes.push_back(seed);
+        alarms[a].last = std::max(alarms[a].last, sd.last);
+        assigned[seed] = 1;
+        joined = true;
+        break;
+      }
+    if (joined) continue;
 
-      // Candidates: unassigned episodes that overlap the seed in time or start within the
-      // grouping window after it (onsets are sorted): the members of a broad incident on noisy
-      // series notice it at scattered times.
-      std::vector<uint32_t> cand;
-      const uint32_t horizon = std::max(sd.last, sd.first + window);
-      for (size_t j = k; j < order.size() && episodes[order[j]].first <= horizon; ++j)
-        if (!assigned[order[j]]) cand.push_back(order[j]);
+    // Candidates: unassigned episodes that overlap the seed in time or start within the
+    // grouping window after it (onsets are sorted): the members of a broad incident on noisy
+    // series notice it at scattered times.
+    std::vector<uint32_t> cand;
+    const uint32_t horizon = std::max(sd.last, sd.first + window);
+    for (size_t j = k; j < order.size() && episodes[order[j]].first <= horizon; ++j)
+      if (!assigned[order[j]]) cand.push_back(order[j]);
 
-      // The scope around the seed (a subset of its dimension values) that best explains the
-      // candidates: the most members m for its size n, by m * (m / n), among scopes holding at
-      // least `scope_density` of their series; ties go to more members, then the denser, then
-      // the more general scope. m^2/n prefers {device: roku} with 800 of 800 series over every
-      // series (800 of 25,600), and a metric-wide spike seen by 700 of 1,600 series over one
-      // device's 111 of 200.
-      ScopeTerms best = full_scope(keys, sd.series);
-      size_t best_members = 1, best_total = 1;
-      if (cand.size() > 1 && D > 0 && D <= 16) {  // 2^D scopes around the seed
-        for (unsigned mask = 0; mask + 1 < (1u << D); ++mask) {
-          ScopeTerms scope = subset(keys, sd.series, mask);
-          std::unordered_set<uint32_t> members;
-          for (uint32_t e : cand)
-            if (in_scope(keys, episodes[e].series, scope)) members.insert(episodes[e].series);
-          const size_t m = members.size();
-          if (m < 2) continue;
-          const size_t total = counter.count(scope);
-          if (static_cast<double>(m) < det.scope_density * static_cast<double>(total)) continue;
-          // Compare m^2/n exactly: m^2 * n_best vs m_best^2 * n.
-          const double lhs = static_cast<double>(m) * m * best_total;
-          const double rhs = static_cast<double>(best_members) * best_members * total;
-          const bool better =
-              lhs > rhs ||
-              (lhs == rhs && (m > best_members ||
-                              (m == best_members && (total < best_total ||
-                                                     (total == best_total && scope.size() < best.size())))));
-          if (better) {
-            best = std::move(scope);
-            best_members = m;
-            best_total = total;
-          }
+    // The scope around the seed (a subset of its dimension values) that best explains the
+    // candidates: the most members m for its size n, by m * (m / n), among scopes holding at
+    // least `scope_density` of their series; ties go to more members, then the denser, then
+    // the more general scope. m^2/n prefers {device: roku} with 800 of 800 series over every
+    // series (800 of 25,600), and a metric-wide spike seen by 700 of 1,600 series over one
+    // device's 111 of 200.
+    ScopeTerms best = full_scope(keys, sd.series);
+    size_t best_members = 1, best_total = 1;
+    if (cand.size() > 1 && D > 0 && D <= 16) {  // 2^D scopes around the seed
+      for (unsigned mask = 0; mask + 1 < (1u << D); ++mask) {
+        ScopeTerms scope = subset(keys, sd.series, mask);
+        std::unordered_set<uint32_t> members;
+        for (uint32_t e : cand)
+          if (in_scope(keys, episodes[e].series, scope)) members.insert(episodes[e].series);
+        const size_t m = members.size();
+        if (m < 2) continue;
+        const size_t total = counter.count(scope);
+        if (static_cast<double>(m) < det.scope_density * static_cast<double>(total)) continue;
+        // Compare m^2/n exactly: m^2 * n_best vs m_best^2 * n.
+        const double lhs = static_cast<double>(m) * m * best_total;
+        const double rhs = static_cast<double>(best_members) * best_members * total;
+        const bool better =
+            lhs > rhs ||
+            (lhs == rhs && (m > best_members ||
+                            (m == best_members && (total < best_total ||
+                                                   (total == best_total && scope.size() < best.size())))));
+        if (better) {
+          best = std::move(scope);
+          best_members = m;
+          best_total = total;
         }
       }
-      Alarm alarm;
-      alarm.scope = best;
-      alarm.density = static_cast<double>(best_members) / static_cast<double>(best_total);
-      for (uint32_t e : cand)
-        if (in_scope(keys, episodes[e].series, alarm.scope)) {
-          alarm.episodes.push_back(e);
-          assigned[e] = 1;
-        }
-      finish(alarm, episodes, static_cast<long>(alarms.size()));
-      if (alarm.series.size() > 1) open.push_back(alarms.size());
-      alarms.push_back(std::move(alarm));
     }
+    Alarm alarm;
+    alarm.scope = best;
+    alarm.density = static_cast<double>(best_members) / static_cast<double>(best_total);
+    for (uint32_t e : cand)
+      if (in_scope(keys, episodes[e].series, alarm.scope)) {
+        alarm.episodes.push_back(e);
+        assigned[e] = 1;
+      }
+    finish(alarm, episodes, static_cast<long>(alarms.size()));
+    if (alarm.series.size() > 1) open.push_back(alarms.size());
+    alarms.push_back(std::move(alarm));
   }
   // Late joiners changed spans and membership: recompute every alarm's summary.
   for (size_t a = 0; a < alarms.size(); ++a) finish(alarms[a], episodes, static_cast<long>(a));

@@ -20,11 +20,8 @@
 namespace vigil::cli {
 namespace {
 
-// The settings of the table, in order. The ensemble and cross-stack mechanisms compute their
-// evidence but take no decision yet, so their rows would only repeat the forecast-only numbers:
-// they say so instead.
+// The settings of the table, in order: the baseline, each mechanism alone, all of them.
 const char* const kSettings[] = {"none", "events", "ensemble", "cross-stack", "all"};
-bool changes_alarms(const std::string& setting) { return setting == "none" || setting == "events" || setting == "all"; }
 
 std::string with_default(const cxxopts::ParseResult& args, const char* key, const std::string& fallback) {
   return args.count(key) ? args[key].as<std::string>() : fallback;
@@ -81,10 +78,6 @@ int ablate(int argc, char** argv) {
   const auto& scratch = scratch_dir.path;
   EvalResult baseline;
   for (const char* setting : kSettings) {
-    if (!changes_alarms(setting)) {
-      std::printf("%-12s %s\n", setting, "evidence only: its suppression decisions are not built yet");
-      continue;
-    }
     Config run_config = config;
     run_config.mechanisms = parse_mechanisms(setting);
     RunResult run = run_scoring(data, run_config, *backend, 0, events_path.empty() ? nullptr : &schedule);

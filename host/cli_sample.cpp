@@ -49,7 +49,7 @@ int sample(int argc, char** argv) {
   const Config config = read_config(data_dir + "/config.json");  // per-metric directions
   RunResult run = run_scoring(data, config, *backend, 0, &schedule);
   write_alarms(out + "/alarms.jsonl", data, run.alarms, run.episodes);
-  write_ledger(out + "/ledger.jsonl", data, run.alarms, run.episodes);
+  write_ledger(out + "/ledger.jsonl", data, run.alarms, run.episodes, run.notices);
   write_scores(out + "/scores.csv", data, run.scores);
 
   std::printf("vigil sample: %zu series (metric x stack x device x region), %d days at 15 minutes, with %zu "
@@ -59,8 +59,7 @@ int sample(int argc, char** argv) {
   const auto truth = read_truth(data_dir + "/truth.jsonl");
   const auto alarms = read_alarms(out + "/alarms.jsonl");
   const auto ledger = read_alarms(out + "/ledger.jsonl", false);
-  std::printf("\nagainst the truth (forecast-only: the special-event mechanisms are not built yet, so alarms on "
-              "special events count as false):\n%s",
+  std::printf("\nagainst the truth (all mechanisms; `vigil ablate --input %s` compares them):\n%s", data_dir.c_str(),
               eval_table(evaluate(truth, alarms, 0, &ledger)).c_str());
   std::printf("\nwritten: %s/{alarms.jsonl,ledger.jsonl,scores.csv}; data in %s\n", out.c_str(), data_dir.c_str());
   std::printf("reproduce: vigil score --input %s --config %s/config.json --events %s/events.csv --alarms "

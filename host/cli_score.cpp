@@ -62,14 +62,15 @@ int score(int argc, char** argv) {
 
   RunResult run = run_scoring(data, config, *backend, score_from, args.count("events") ? &schedule : nullptr);
   if (args.count("alarms")) write_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes);
-  if (args.count("ledger")) write_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes);
+  if (args.count("ledger")) write_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices);
   if (args.count("scores")) write_scores(args["scores"].as<std::string>(), data, run.scores);
 
   if (!args.count("quiet")) {
     print_summary(stdout, data, run, *backend, args["max-listed"].as<size_t>());
-    std::printf("mechanisms: %s (evidence is computed; suppression decisions are not built yet: every "
-                "candidate episode is raised)\n",
-                to_string(mechanisms).c_str());
+    size_t suppressed = 0;
+    for (const auto& e : run.episodes) suppressed += e.decision != "raised";
+    std::printf("mechanisms: %s; %zu candidate episodes suppressed (see --ledger), %zu external-event notices\n",
+                to_string(mechanisms).c_str(), suppressed, run.notices.size());
     if (!schedule.events.empty())
       std::printf("events: %zu scheduled, %zu outside the data's time range (unused), %zu series-occurrences applied\n",
                   schedule.events.size(), unused_events, run.scores.events.entries.size());

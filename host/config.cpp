@@ -84,7 +84,8 @@ Config read_config(const std::string& path) {
   }
   if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a JSON object"));
   check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "scope_density",
-                   "group_window_minutes", "metric_dim", "direction", "transform", "metrics", "forecast", "peers"},
+                   "group_window_minutes", "metric_dim", "direction", "transform", "metrics", "forecast", "peers",
+                   "decisions"},
              path, "");
   Config c;
   auto& d = c.detection;
@@ -143,6 +144,23 @@ Config read_config(const std::string& path) {
     read_number(f, "scale_floor_rel", s.scale_floor_rel, 0, 10, path);
     read_number(f, "derivative_minutes", s.derivative_minutes, 0, 1e6, path);
     read_number(f, "volatility_hours", s.volatility_hours, 1e-3, 1e6, path);
+  }
+  if (doc.contains("decisions")) {
+    const json& f = doc["decisions"];
+    if (!f.is_object()) throw InputError(where(path, 0, "'decisions' must be an object"));
+    check_keys(f, {"onset_points", "external_breadth_share", "external_group_z", "external_correlation",
+                   "external_own_ratio", "gradual_derivative", "gradual_volatility", "ceiling_impact", "ceiling_hours"},
+               path, " in decisions");
+    auto& d = c.decisions;
+    read_number(f, "onset_points", d.onset_points, 1, 1000, path);
+    read_number(f, "external_breadth_share", d.external_breadth_share, 0, 1, path);
+    read_number(f, "external_group_z", d.external_group_z, 0, 1e6, path);
+    read_number(f, "external_correlation", d.external_correlation, -1, 1, path);
+    read_number(f, "external_own_ratio", d.external_own_ratio, 0, 1e6, path);
+    read_number(f, "gradual_derivative", d.gradual_derivative, 0, 1e6, path);
+    read_number(f, "gradual_volatility", d.gradual_volatility, 0, 1e6, path);
+    read_number(f, "ceiling_impact", d.ceiling_impact, 0, 1e6, path);
+    read_number(f, "ceiling_hours", d.ceiling_hours, 0, 1e6, path);
   }
   if (doc.contains("peers")) {
     const json& f = doc["peers"];

@@ -17,7 +17,8 @@ struct OpenRun {
 }  // namespace
 
 std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, const Config& config,
-                                   size_t score_from) {
+                                   size_t score_from, const std::vector<float>* z_in) {
+  const std::vector<float>& z_all = z_in ? *z_in : scores.z;
   const size_t N = data.N(), T = data.T;
   const auto& det = config.detection;
   const uint32_t min_points = static_cast<uint32_t>(
@@ -48,7 +49,7 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
         const float thr = scores.threshold[e.series];
         for (uint32_t t = r.first; t <= r.last; ++t) {
           const size_t k = t * N + e.series;
-          if (!(std::fabs(scores.z[k]) >= thr)) continue;
+          if (!(std::fabs(z_all[k]) >= thr)) continue;
           const float f = inverse_transform(scores.forecast[k], transform);
           if (std::isfinite(f) && std::fabs(f) > 1e-12f) rel.push_back((data.values[k] - f) / std::fabs(f));
         }
@@ -61,7 +62,7 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
       r.open = false;
     };
     for (size_t t = score_from; t < T; ++t) {
-      const float* z = scores.z.data() + t * N + i0;
+      const float* z = z_all.data() + t * N + i0;
       for (size_t j = 0; j < n; ++j) {
         OpenRun& r = runs[j];
         const size_t i = i0 + j;

@@ -88,16 +88,25 @@ void write_alarms(const std::string& path, const Dataset& data, const std::vecto
 }
 
 void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
-                  const std::vector<Episode>& episodes) {
+                  const std::vector<Episode>& episodes, const std::vector<Notice>& notices) {
   std::vector<ordered_json> lines;
   for (size_t e = 0; e < episodes.size(); ++e) {
     const Episode& ep = episodes[e];
     ordered_json ev;
     ev["step_seconds"] = data.step;
+    ev["rule"] = ep.reason;
     ev["impact"] = number(ep.impact);
     ev["points_past_threshold"] = ep.points;
     ev["peak_time"] = format_iso(data.time_at(ep.peak_t));
+    ev["z_derivative"] = number(ep.derivative, 100);
+    ev["z_volatility"] = number(ep.volatility, 100);
+    ev["breadth"] = number(ep.breadth, 100);
+    ev["correlation"] = number(ep.correlation, 1000);
+    ev["group_z"] = number(ep.group_z, 100);
+    ev["z_without_events"] = number(ep.base_peak_z, 100);
+    ev["events"] = ep.events;
     ev["alarm"] = ep.alarm >= 0 ? ordered_json(alarm_id(static_cast<size_t>(ep.alarm))) : ordered_json(nullptr);
+    ev["notice"] = ep.notice >= 0 ? ordered_json("notice-" + std::to_string(ep.notice + 1)) : ordered_json(nullptr);
     const std::string severity =
         ep.alarm >= 0 ? alarms[static_cast<size_t>(ep.alarm)].severity : std::string("minor");
     ordered_json series = ordered_json::array();
@@ -105,6 +114,22 @@ void write_ledger(const std::string& path, const Dataset& data, const std::vecto
     lines.push_back(record(data, episode_id(e), ep.decision == "raised" ? "raised" : "suppressed", ep.reason,
                            ep.first, ep.last, ep.direction, severity, ep.peak_z,
                            series_object(data.keys, ep.series), std::move(series), 1, std::move(ev)));
+  }
+  for (size_t n = 0; n < notices.size(); ++n) {
+    const Notice& no = notices[n];
+    ordered_json scope = ordered_json::object();
+    if (!data.group_dim.empty()) scope[data.keys.dims[no.group_dim]] = data.keys.dictionary[no.group_dim][no.group_code];
+    ordered_json series = ordered_json::array();
+    for (uint32_t s : no.series) series.push_back(series_object(data.keys, s));
+    ordered_json ev;
+    ev["step_seconds"] = data.step;
+    ev["rule"] = "external_event";
+    ordered_json ids = ordered_json::array();
+    for (uint32_t e : no.episodes) ids.push_back(episode_id(e));
+    ev["episode_ids"] = std::move(ids);
+    lines.push_back(record(data, "notice-" + std::to_string(n + 1), "suppressed", "external_event", no.first, no.last,
+                           no.direction, no.series.size() >= 10 ? "critical" : "major", no.peak_z, std::move(scope),
+                           std::move(series), no.series.size(), std::move(ev)));
   }
   write_lines(path, lines);
 }

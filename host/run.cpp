@@ -33,6 +33,7 @@ RunResult run_scoring(const Dataset& data, const Config& config, Backend& backen
     r.short_history += any_valid[i] && !any_scored[i];
   }
   r.episodes = find_episodes(data, r.scores, config, score_from);
+  r.notices = decide(data, r.scores, config, score_from, r.episodes);
   r.alarms = group_alarms(data, r.episodes, config);
   r.seconds_total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

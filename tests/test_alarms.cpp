@@ -240,7 +240,7 @@ TEST(Detection, ForecastOnlyFindsMalfunctionsWithFewFalseAlarms) {
     }
     ++false_alarms;
   }
-  std::printf("forecast-only: %zu alarms, %d false over %.0f series-days\n", run.alarms.size(), false_alarms,
+  std::printf("all mechanisms: %zu alarms, %d false over %.0f series-days\n", run.alarms.size(), false_alarms,
               static_cast<double>(N) * 22.0);
   EXPECT_EQ(found_one, 1);
   EXPECT_EQ(found_sixteen, 1) << "a malfunction hitting 16 series at once is one alarm";

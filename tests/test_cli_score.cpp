@@ -114,8 +114,16 @@ TEST(ScoreCli, WritesAlarmsLedgerAndOneScoresRowPerInputPoint) {
   auto ledger = read_jsonl(tmp.file("l.jsonl"));
   EXPECT_GE(ledger.size(), alarms.size());
   for (const auto& e : ledger) {
-    EXPECT_EQ(e["n_series"], 1);
-    EXPECT_TRUE(e["evidence"]["alarm"].is_string());
+    // Every candidate is explained: raised ones name their alarm, suppressed ones their rule.
+    EXPECT_EQ(e["evidence"]["rule"], e["reason"]);
+    if (e["status"] == "raised") {
+      EXPECT_EQ(e["n_series"], 1);
+      EXPECT_TRUE(e["evidence"]["alarm"].is_string());
+    } else {
+      EXPECT_TRUE(e["reason"] == "anticipated_event" || e["reason"] == "external_event" ||
+                  e["reason"] == "gradual_shift")
+          << e.dump();
+    }
   }
 }
 
@@ -216,7 +224,7 @@ TEST(ScoreCli, GeneratedCsvAndCubeScoreIdentically) {
 namespace vigil {
 namespace {
 
-TEST(AblateCli, PrintsTheForecastOnlyRowAgainstTheTruth) {
+TEST(AblateCli, PrintsEveryMechanismRowAgainstTheTruth) {
   test::TempDir tmp;
   ASSERT_EQ(test::run_vigil("generate --out " + tmp.file("cube") +
                             " --shape metric=2,stack=2,device=2,region=3 --days 16 --step 30m --seed 3 --quiet")
@@ -239,8 +247,8 @@ TEST(AblateCli, PrintsTheForecastOnlyRowAgainstTheTruth) {
   const double recall = std::stod(f[7]);
   EXPECT_GE(recall, 0.0);
   EXPECT_LE(recall, 1.0);
-  EXPECT_NE(r.out.find("ensemble     evidence only"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\nevents "), std::string::npos) << r.out;
+  for (const char* row : {"\nevents ", "\nensemble ", "\ncross-stack ", "\nall "})
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << "\n" << r.out;
   EXPECT_EQ(test::run_vigil("ablate --input " + tmp.file("nothing")).code, 2);
 }
 

@@ -25,11 +25,38 @@ struct Episode {
   std::string decision = "raised";
   std::string reason = "malfunction";
   long alarm = -1;               // index of the alarm it belongs to
+  long notice = -1;              // index of the external-event notice it was folded into
+  // Evidence at the onset (the first points of the episode), NaN where a stage is off:
+  float breadth = NAN;           // other stacks of the group deviating the same way (max)
+  float correlation = NAN;       // with the other stacks (max)
+  float group_z = NAN;           // mean z of the other stacks of the group (same sign as peak)
+  float derivative = NAN;        // largest |z_derivative| in the episode's direction
+  float volatility = NAN;        // largest z_volatility
+  float base_peak_z = NAN;       // peak of z without the event effects (events active only)
+  std::string events;            // scheduled events active during the episode
 };
 
-// `score_from`: first grid index where episodes may start (earlier points only train).
+// `score_from`: first grid index where episodes may start (earlier points only train). `z`:
+// the z to scan ([T][N]; by default scores.z).
 std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, const Config& config,
-                                   size_t score_from);
+                                   size_t score_from, const std::vector<float>* z = nullptr);
+
+// A suppressed group of episodes that share an external cause: one per (group, time window).
+struct Notice {
+  std::vector<uint32_t> episodes;
+  uint32_t group_dim = 0, group_code = 0;
+  uint32_t first = 0, last = 0;
+  Direction direction = Direction::Drop;
+  float peak_z = 0;
+  std::vector<uint32_t> series;
+};
+
+// DESIGN.md decisions, first rule that applies: anticipated_event, external_event,
+// gradual_shift, malfunction; with the hard ceiling. Fills each episode's evidence, decision and
+// reason; adds the raw-forecast episodes that the schedule explained (anticipated_event) and
+// returns the external-event notices.
+std::vector<Notice> decide(const Dataset& data, const Scores& scores, const Config& config, size_t score_from,
+                           std::vector<Episode>& episodes);
 
 struct Alarm {
   std::vector<uint32_t> episodes;  // indices into the episode list
@@ -52,7 +79,7 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
 void write_alarms(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
                   const std::vector<Episode>& episodes);
 void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
-                  const std::vector<Episode>& episodes);
+                  const std::vector<Episode>& episodes, const std::vector<Notice>& notices);
 // One CSV row per input point (atomic).
 void write_scores(const std::string& path, const Dataset& data, const Scores& scores);
 

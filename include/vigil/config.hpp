@@ -40,9 +40,23 @@ struct PeerSettings {
   double event_shrink_occurrences = 1.0;  // weight of the (group, stack) prior of an event effect
 };
 
+// The suppression rules (DESIGN.md "Decision").
+struct DecisionSettings {
+  int onset_points = 3;                // the evidence is read over an episode's first points
+  double external_breadth_share = 0.5; // of the group's other stacks deviating the same way,
+  double external_group_z = 2.0;       // or one of them and the others' mean z past this
+  double external_correlation = 0.3;   // with the other stacks, at least
+  double external_own_ratio = 2.5;     // own |z| at most this many times the group's
+  double gradual_derivative = 4.0;     // no onset sharper than this ...
+  double gradual_volatility = 2.5;     // ... and no spread above this: a gradual shift
+  double ceiling_impact = 0.6;         // a change this large (relative) ...
+  double ceiling_hours = 6;            // ... or lasting this long is raised whatever the rules say
+};
+
 struct Config {
   ForecastSettings forecast;
   PeerSettings peers;
+  DecisionSettings decisions;
   Mechanisms mechanisms;
   DetectionSettings detection;
   std::string metric_dim = "metric";

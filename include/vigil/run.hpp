@@ -15,6 +15,7 @@ struct RunResult {
   Scores scores;
   std::vector<Episode> episodes;
   std::vector<Alarm> alarms;
+  std::vector<Notice> notices;    // external-event notices (suppressed, in the ledger)
   size_t score_from = 0;          // grid index
   size_t short_history = 0;       // series with data but never enough history to be scored
   size_t empty_series = 0;        // series without a single valid point

@@ -12,6 +12,7 @@ struct OpenRun {
   Direction direction = Direction::Drop;
   uint32_t first = 0, last = 0, points = 0, peak_t = 0;
   float peak_z = 0;
+  uint32_t streak = 0, longest = 0;  // consecutive points past the threshold
 };
 
 }  // namespace
@@ -34,7 +35,9 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
     const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
     std::vector<OpenRun> runs(n);
     auto close = [&](size_t j, OpenRun& r) {
-      if (r.open && r.last - r.first + 1 >= min_points) {
+      // Sustained: long enough, with at least two consecutive points past the threshold (two
+      // lone glitches a step apart are not an incident).
+      if (r.open && r.last - r.first + 1 >= min_points && r.longest >= 2) {
         Episode e;
         e.series = static_cast<uint32_t>(i0 + j);
         e.first = r.first;
@@ -75,8 +78,10 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
         if (counts) {
           if (r.open && (r.direction != d || tt - r.last - 1 > gap)) close(j, r);
           if (!r.open) {
-            r = OpenRun{true, d, tt, tt, 0, tt, zj};
+            r = OpenRun{true, d, tt, tt, 0, tt, zj, 0, 0};
           }
+          r.streak = r.last + 1 == tt || r.points == 0 ? r.streak + 1 : 1;
+          r.longest = std::max(r.longest, r.streak);
           r.last = tt;
           ++r.points;
           if (std::fabs(zj) > std::fabs(r.peak_z)) {

@@ -57,6 +57,7 @@ struct ForecastParams {
   int derivative_points = 1;  // k: the derivative compares the mean z of the last k points with
                               // the k before them
   float volatility_rate = 0;  // EW rate of the short-window spread of z
+  float count_floor = 3;      // smallest expected count the Poisson floor of the scale assumes
 };
 
 // User-facing knobs of the forecast stage (config file "forecast" section).
@@ -346,8 +347,11 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
                (slot_visits + p.scale_prior_visits);
   const float floor = transform != kIdentity ? p.scale_floor_log : p.scale_floor_rel * fabsf(forecast);
   float sigma = 1.2533f * fmaxf(mean_abs, fmaxf(floor, 1e-12f));
-  if (transform == kCount) {  // sd of log1p(Poisson(lambda)), by the delta method
-    const float lambda = fmaxf(expm1f(forecast), 0.0f);
+  if (transform == kCount) {
+    // sd of log1p(Poisson(lambda)) by the delta method, with lambda held at >= 3: below that
+    // the counts are too discrete for a Gaussian z (a single error where 0.01 was expected is
+    // a 1 % event, not a 10-sigma one), so a night-time 0 -> 3 errors stays unremarkable.
+    const float lambda = fmaxf(expm1f(forecast), p.count_floor);
     sigma = fmaxf(sigma, sqrtf(lambda) / (1.0f + lambda));
   }
   const float e = y - forecast;

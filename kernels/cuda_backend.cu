@@ -158,22 +158,18 @@ class CudaBackend final : public Backend {
   // Best of five timed repetitions after one warm-up, timed with events.
   template <typename Op>
   static double best_rate(const cuda::Stream& stream, double bytes, Op op) {
-    cudaEvent_t start, stop;
-    VIGIL_CUDA_CHECK(cudaEventCreate(&start));
-    VIGIL_CUDA_CHECK(cudaEventCreate(&stop));
+    cuda::Event start(cudaEventDefault), stop(cudaEventDefault);
     op();
     double best = 0;
     for (int rep = 0; rep < 5; ++rep) {
-      VIGIL_CUDA_CHECK(cudaEventRecord(start, stream.get()));
+      VIGIL_CUDA_CHECK(cudaEventRecord(start.get(), stream.get()));
       op();
-      VIGIL_CUDA_CHECK(cudaEventRecord(stop, stream.get()));
-      VIGIL_CUDA_CHECK(cudaEventSynchronize(stop));
+      VIGIL_CUDA_CHECK(cudaEventRecord(stop.get(), stream.get()));
+      VIGIL_CUDA_CHECK(cudaEventSynchronize(stop.get()));
       float ms = 0;
-      VIGIL_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      VIGIL_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
       best = std::max(best, bytes / (ms * 1e-3) / 1e9);
     }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
     return best;
   }
 

@@ -71,4 +71,19 @@ class Stream {
   cudaStream_t stream_ = nullptr;
 };
 
+// An event for ordering streams (or, with cudaEventDefault, for timing).
+class Event {
+ public:
+  explicit Event(unsigned flags = cudaEventDisableTiming) {
+    VIGIL_CUDA_CHECK(cudaEventCreateWithFlags(&event_, flags));
+  }
+  ~Event() { cudaEventDestroy(event_); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
 }  // namespace vigil::cuda

@@ -81,18 +81,6 @@ __global__ void series_kernel(PeerParams p, const float* __restrict__ z, const f
   store_state(state, i, N, s);
 }
 
-class Event {
- public:
-  Event() { VIGIL_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
-  ~Event() { cudaEventDestroy(event_); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  cudaEvent_t get() const { return event_; }
-
- private:
-  cudaEvent_t event_ = nullptr;
-};
-
 // Waits for the streams when the scope ends, also by an exception, so that no kernel still
 // runs when the buffers declared before it are freed.
 struct SyncOnExit {
@@ -147,7 +135,7 @@ void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput&
                                      cell_of_series = upload(layout.cell_of_series, setup),
                                      group_of_cell = upload(layout.group_of_cell, setup);
   const cuda::DeviceBuffer<float> state(kStateFields * N, setup);
-  Event layout_ready, state_ready;
+  cuda::Event layout_ready, state_ready;
   VIGIL_CUDA_CHECK(cudaEventRecord(layout_ready.get(), setup));
   const SyncOnExit sync_on_exit{streams, 2};
 

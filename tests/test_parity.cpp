@@ -10,6 +10,7 @@
 #include <cmath>
 #include <random>
 
+#include "backends.hpp"
 #include "synthetic.hpp"
 #include "vigil/backend.hpp"
 #include "vigil/pipeline.hpp"
@@ -20,15 +21,10 @@
 namespace vigil {
 namespace {
 
-std::unique_ptr<Backend> backend_named(const std::string& name) {
-  if (name == "cuda") return cuda_device_count() > 0 ? make_backend("cuda") : nullptr;
-  return make_cpu_backend(name == "cpu-1thread" ? 1 : 0);
-}
-
 class BackendParity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    backend_ = backend_named(GetParam());
+    backend_ = test::backend_named(GetParam());
     if (!backend_) GTEST_SKIP() << "no CUDA device: the CUDA backend is compiled but not run here";
   }
 
@@ -134,7 +130,7 @@ TEST_P(BackendParity, SingleSeriesAndShortHistory) {
   expect_parity(test::make_traffic(1, 3, 3600, 2));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, BackendParity, ::testing::Values("cpu", "cpu-1thread", "cuda"),
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendParity, VIGIL_ALL_BACKENDS,
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n) if (ch == '-') ch = '_';

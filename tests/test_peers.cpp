@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backends.hpp"
 #include "test_util.hpp"
 #include "vigil/backend.hpp"
 #include "vigil/events.hpp"
@@ -364,15 +365,10 @@ RandomCase random_case(size_t N, size_t T, uint32_t seed) {
   return c;
 }
 
-std::unique_ptr<Backend> backend_named(const std::string& name) {
-  if (name == "cuda") return cuda_device_count() > 0 ? make_backend("cuda") : nullptr;
-  return make_cpu_backend(name == "cpu-1thread" ? 1 : 0);
-}
-
 class PeerParity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    backend_ = backend_named(GetParam());
+    backend_ = test::backend_named(GetParam());
     if (!backend_) GTEST_SKIP() << "no CUDA device: the CUDA backend is compiled but not run here";
   }
 
@@ -480,7 +476,7 @@ TEST_P(PeerParity, RejectsALayoutOfAnotherDataset) {
                std::invalid_argument);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, PeerParity, ::testing::Values("cpu", "cpu-1thread", "cuda"),
+INSTANTIATE_TEST_SUITE_P(AllBackends, PeerParity, VIGIL_ALL_BACKENDS,
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)

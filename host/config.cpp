@@ -47,6 +47,16 @@ void check_keys(const json& obj, std::initializer_list<const char*> allowed, con
   }
 }
 
+// The object `name` of the document, checked against its allowed keys; null when absent.
+const json* section(const json& doc, const char* name, std::initializer_list<const char*> allowed,
+                    const std::string& file) {
+  auto it = doc.find(name);
+  if (it == doc.end()) return nullptr;
+  if (!it->is_object()) throw InputError(where(file, 0, std::string("'") + name + "' must be an object"));
+  check_keys(*it, allowed, file, std::string(" in ") + name);
+  return &*it;
+}
+
 MetricRule parse_rule(const json& obj, const std::string& file, const std::string& section) {
   if (!obj.is_object()) throw InputError(where(file, 0, section + " must be an object"));
   check_keys(obj, {"direction", "transform", "threshold"}, file, " in " + section);
@@ -115,14 +125,13 @@ Config read_config(const std::string& path) {
       c.metrics[it.key()] = parse_rule(merged, path, "metrics." + it.key());
     }
   }
-  if (doc.contains("forecast")) {
-    const json& f = doc["forecast"];
-    if (!f.is_object()) throw InputError(where(path, 0, "'forecast' must be an object"));
-    check_keys(f, {"daily_knots", "weekly", "level_days", "daily_days", "weekly_weeks", "scale_slots",
-                   "scale_days", "model_error_days", "scale_prior_visits", "clip_z", "outlier_z",
-                   "shift_horizon_hours", "min_history_days", "scale_floor_log", "scale_floor_rel",
-                   "derivative_minutes", "volatility_hours"},
-               path, " in forecast");
+  if (const json* fs = section(doc, "forecast",
+                               {"daily_knots", "weekly", "level_days", "daily_days", "weekly_weeks", "scale_slots",
+                                "scale_days", "model_error_days", "scale_prior_visits", "clip_z", "outlier_z",
+                                "shift_horizon_hours", "min_history_days", "scale_floor_log", "scale_floor_rel",
+                                "derivative_minutes", "volatility_hours"},
+                               path)) {
+    const json& f = *fs;
     auto& s = c.forecast;
     read_number(f, "daily_knots", s.daily_knots, 1, 1440, path);
     if (f.contains("weekly")) {
@@ -145,12 +154,12 @@ Config read_config(const std::string& path) {
     read_number(f, "derivative_minutes", s.derivative_minutes, 0, 1e6, path);
     read_number(f, "volatility_hours", s.volatility_hours, 1e-3, 1e6, path);
   }
-  if (doc.contains("decisions")) {
-    const json& f = doc["decisions"];
-    if (!f.is_object()) throw InputError(where(path, 0, "'decisions' must be an object"));
-    check_keys(f, {"onset_points", "external_breadth_share", "external_group_z", "external_correlation",
-                   "external_own_ratio", "gradual_derivative", "gradual_volatility", "ceiling_impact", "ceiling_hours"},
-               path, " in decisions");
+  if (const json* ds = section(doc, "decisions",
+                               {"onset_points", "external_breadth_share", "external_group_z", "external_correlation",
+                                "external_own_ratio", "gradual_derivative", "gradual_volatility", "ceiling_impact",
+                                "ceiling_hours"},
+                               path)) {
+    const json& f = *ds;
     auto& d = c.decisions;
     read_number(f, "onset_points", d.onset_points, 1, 1000, path);
     read_number(f, "external_breadth_share", d.external_breadth_share, 0, 1, path);
@@ -162,10 +171,9 @@ Config read_config(const std::string& path) {
     read_number(f, "ceiling_impact", d.ceiling_impact, 0, 1e6, path);
     read_number(f, "ceiling_hours", d.ceiling_hours, 0, 1e6, path);
   }
-  if (doc.contains("peers")) {
-    const json& f = doc["peers"];
-    if (!f.is_object()) throw InputError(where(path, 0, "'peers' must be an object"));
-    check_keys(f, {"clip_z", "deviating_z", "correlation_hours", "event_shrink_occurrences"}, path, " in peers");
+  if (const json* ps = section(doc, "peers", {"clip_z", "deviating_z", "correlation_hours", "event_shrink_occurrences"},
+                               path)) {
+    const json& f = *ps;
     read_number(f, "clip_z", c.peers.clip_z, 0.5, 1e6, path);
     read_number(f, "deviating_z", c.peers.deviating_z, 0.1, 1e6, path);
     read_number(f, "correlation_hours", c.peers.correlation_hours, 1e-3, 1e6, path);

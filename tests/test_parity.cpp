@@ -12,10 +12,10 @@
 
 #include "backends.hpp"
 #include "synthetic.hpp"
-#include "vigil/backend.hpp"
-#include "vigil/pipeline.hpp"
 #include "test_util.hpp"
+#include "vigil/backend.hpp"
 #include "vigil/events.hpp"
+#include "vigil/pipeline.hpp"
 #include "vigil/timeutil.hpp"
 
 namespace vigil {

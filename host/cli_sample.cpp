@@ -50,7 +50,7 @@ int sample(int argc, char** argv) {
   RunResult run = run_scoring(data, config, *backend, 0, &schedule);
   write_alarms(out + "/alarms.jsonl", data, run.alarms, run.episodes);
   write_ledger(out + "/ledger.jsonl", data, run.alarms, run.episodes, run.notices);
-  write_scores(out + "/scores.csv", data, run.scores);
+  write_scores(out + "/scores.csv", data, run.scores, run.episodes);
 
   std::printf("vigil sample: %zu series (metric x stack x device x region), %d days at 15 minutes, with %zu "
               "labelled incidents and special events\n\n",

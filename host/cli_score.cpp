@@ -63,7 +63,7 @@ int score(int argc, char** argv) {
   RunResult run = run_scoring(data, config, *backend, score_from, args.count("events") ? &schedule : nullptr);
   if (args.count("alarms")) write_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes);
   if (args.count("ledger")) write_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices);
-  if (args.count("scores")) write_scores(args["scores"].as<std::string>(), data, run.scores);
+  if (args.count("scores")) write_scores(args["scores"].as<std::string>(), data, run.scores, run.episodes);
 
   if (!args.count("quiet")) {
     print_summary(stdout, data, run, *backend, args["max-listed"].as<size_t>());

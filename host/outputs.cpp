@@ -152,8 +152,13 @@ void append_value(std::string& out, float v) {
 
 }  // namespace
 
-void write_scores(const std::string& path, const Dataset& data, const Scores& scores) {
+void write_scores(const std::string& path, const Dataset& data, const Scores& scores,
+                  const std::vector<Episode>& episodes) {
   const size_t N = data.N(), T = data.T;
+  // Per series, the spans the rules explained away.
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> explained(N);
+  for (const Episode& e : episodes)
+    if (e.decision != "raised") explained[e.series].emplace_back(e.first, e.last);
   AtomicFile out(path);
   std::string header = "timestamp";
   for (const auto& d : data.keys.dims) header += "," + d;
@@ -200,7 +205,13 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           buf += ',';
           csv::append_field(buf, active_events(scores.events, i, t));
           buf += ',';
-          if (!std::isnan(scores.z[p])) append_float(buf, point_score(scores.z[p], dir, scores.threshold[i]), 4);
+          if (!std::isnan(scores.z[p])) {
+            float score = point_score(scores.z[p], dir, scores.threshold[i]);
+            bool in_explained = false;
+            for (const auto& [a, b] : explained[i]) in_explained = in_explained || (t >= a && t <= b);
+            if (in_explained) score *= 0.5f;
+            append_float(buf, score, 4);
+          }
           buf += '\n';
         }
       }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -38,9 +39,22 @@ TEST_P(Decisions, PowerCutsBecomeNoticesWithoutLosingIncidents) {
                              "/events.csv --backend cpu --quiet";
   ASSERT_EQ(test::run_vigil("score" + common + " --mechanisms none --alarms " + tmp.file("none.jsonl")).code, 0);
   ASSERT_EQ(test::run_vigil("score" + common + " --alarms " + tmp.file("all.jsonl") + " --ledger " +
-                            tmp.file("ledger.jsonl"))
+                            tmp.file("ledger.jsonl") + " --scores " + tmp.file("scores.csv"))
                 .code,
             0);
+  // Scores rows by "timestamp,metric,stack,device,region" for the checks on explained points.
+  std::map<std::string, double> score_of;
+  {
+    std::istringstream in(test::read_file(tmp.file("scores.csv")));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      size_t comma = 0;
+      for (int k = 0; k < 5; ++k) comma = line.find(',', comma + 1);
+      const std::string score = line.substr(line.rfind(',') + 1);
+      if (!score.empty()) score_of[line.substr(0, comma)] = std::stod(score);
+    }
+  }
   const auto none = eval_json(cube + "/truth.jsonl", tmp.file("none.jsonl"));
   const auto all = eval_json(cube + "/truth.jsonl", tmp.file("all.jsonl"));
   std::printf("seed %d: recall %.3f -> %.3f, false alarms %d -> %d (external_high %d -> %d)\n", GetParam(),
@@ -66,6 +80,13 @@ TEST_P(Decisions, PowerCutsBecomeNoticesWithoutLosingIncidents) {
     } else if (l["reason"] == "external_event") {
       EXPECT_TRUE(l["evidence"]["notice"].is_string());
       EXPECT_GE(l["evidence"]["breadth"].get<double>(), 1.0);
+      // Explained, not actionable: its points score below the threshold's 0.5.
+      const auto& s = l["series"][0];
+      const std::string key = l["start"].get<std::string>() + "," + s["metric"].get<std::string>() + "," +
+                              s["stack"].get<std::string>() + "," + s["device"].get<std::string>() + "," +
+                              s["region"].get<std::string>();
+      ASSERT_TRUE(score_of.count(key)) << key;
+      EXPECT_LT(score_of[key], 0.5) << key;
     }
   }
   EXPECT_GE(notices, 1);

@@ -31,13 +31,12 @@ int score(int argc, char** argv) {
     ("step", "grid step of a CSV input (e.g. 5m); default: inferred", cxxopts::value<std::string>())
     ("duplicates", "duplicate CSV points: error, last or sum", cxxopts::value<std::string>()->default_value("error"))
     ("max-listed", "alarms listed in the summary", cxxopts::value<size_t>()->default_value("20"))
+    ("print-config", "print the effective settings (defaults, --config, flags) as JSON and exit")
     ("q,quiet", "print nothing on success")
     ("h,help", "this help");
   const auto parsed = parse_options(opts, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
-  if (!args.count("input")) throw InputError("--input is required (a long CSV file or a cube directory)");
-
   const Mechanisms mechanisms = parse_mechanisms(args["mechanisms"].as<std::string>());
   Config config = args.count("config") ? read_config(args["config"].as<std::string>()) : Config{};
   config.mechanisms = mechanisms;
@@ -46,6 +45,11 @@ int score(int argc, char** argv) {
     if (!(thr > 0)) throw InputError("--threshold must be positive");
     config.detection.threshold = thr;
   }
+  if (args.count("print-config")) {
+    std::fputs(config_json(config).c_str(), stdout);
+    return 0;
+  }
+  if (!args.count("input")) throw InputError("--input is required (a long CSV file or a cube directory)");
   auto backend = make_backend(args["backend"].as<std::string>());
 
   IngestOptions ingest = ingest_options(args);

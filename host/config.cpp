@@ -1,5 +1,7 @@
 #include "vigil/config.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -73,6 +75,55 @@ MetricRule parse_rule(const json& obj, const std::string& file, const std::strin
   return rule;
 }
 
+// YAML becomes the same tree as JSON, so both formats share every check below. Plain scalars
+// are typed as YAML 1.2 would (true/false, numbers); quoted ones stay strings.
+json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json o = json::object();
+      for (const auto& kv : node) o[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      json a = json::array();
+      for (const auto& item : node) a.push_back(yaml_to_json(item));
+      return a;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string text = node.Scalar();
+      if (node.Tag() == "!") return text;  // quoted
+      if (text == "true" || text == "false") return text == "true";
+      try {
+        size_t used = 0;
+        const double v = std::stod(text, &used);
+        if (used == text.size()) return v;
+      } catch (const std::exception&) {
+      }
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+json parse_document(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(where(path, 0, "cannot open config file"));
+  const bool yaml = path.size() > 5 && (path.rfind(".yaml") == path.size() - 5 || path.rfind(".yml") == path.size() - 4);
+  if (yaml) {
+    try {
+      return yaml_to_json(YAML::Load(in));
+    } catch (const YAML::Exception& e) {
+      throw InputError(where(path, e.mark.line + 1, "not valid YAML: " + e.msg));
+    }
+  }
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw InputError(where(path, 0, std::string("not valid JSON: ") + e.what()));
+  }
+}
+
 }  // namespace
 
 const char* to_string(Direction d) {
@@ -84,15 +135,8 @@ const char* to_string(Direction d) {
 }
 
 Config read_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(where(path, 0, "cannot open config file"));
-  json doc;
-  try {
-    doc = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw InputError(where(path, 0, std::string("not valid JSON: ") + e.what()));
-  }
-  if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a JSON object"));
+  const json doc = parse_document(path);
+  if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a mapping of settings"));
   check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "scope_density",
                    "group_window_minutes", "metric_dim", "direction", "transform", "metrics", "forecast", "peers",
                    "decisions"},
@@ -180,6 +224,72 @@ Config read_config(const std::string& path) {
     read_number(f, "event_shrink_occurrences", c.peers.event_shrink_occurrences, 0, 1e6, path);
   }
   return c;
+}
+
+namespace {
+
+const char* transform_name(Transform t) {
+  switch (t) {
+    case Transform::Log1p: return "log1p";
+    case Transform::Count: return "count";
+    case Transform::Identity: return "identity";
+    default: return "auto";
+  }
+}
+
+}  // namespace
+
+std::string config_json(const Config& c) {
+  nlohmann::ordered_json o;
+  const auto& d = c.detection;
+  o["threshold"] = d.threshold;
+  o["min_duration_minutes"] = d.min_duration_minutes;
+  o["merge_gap_points"] = d.merge_gap_points;
+  o["scope_density"] = d.scope_density;
+  o["group_window_minutes"] = d.group_window_minutes;
+  o["metric_dim"] = c.metric_dim;
+  o["direction"] = to_string(c.default_rule.direction);
+  o["transform"] = transform_name(c.default_rule.transform);
+  o["metrics"] = nlohmann::ordered_json::object();
+  for (const auto& [name, rule] : c.metrics) {
+    nlohmann::ordered_json r{{"direction", to_string(rule.direction)}, {"transform", transform_name(rule.transform)}};
+    if (rule.threshold > 0) r["threshold"] = rule.threshold;
+    o["metrics"][name] = r;
+  }
+  const auto& f = c.forecast;
+  o["forecast"] = {{"daily_knots", f.daily_knots},
+                   {"weekly", f.weekly},
+                   {"level_days", f.level_days},
+                   {"daily_days", f.daily_days},
+                   {"weekly_weeks", f.weekly_weeks},
+                   {"scale_slots", f.scale_slots},
+                   {"scale_days", f.scale_days},
+                   {"model_error_days", f.model_error_days},
+                   {"scale_prior_visits", f.scale_prior_visits},
+                   {"clip_z", f.clip_z},
+                   {"outlier_z", f.outlier_z},
+                   {"shift_horizon_hours", f.shift_horizon_hours},
+                   {"min_history_days", f.min_history_days},
+                   {"scale_floor_log", f.scale_floor_log},
+                   {"scale_floor_rel", f.scale_floor_rel},
+                   {"derivative_minutes", f.derivative_minutes},
+                   {"volatility_hours", f.volatility_hours}};
+  const auto& p = c.peers;
+  o["peers"] = {{"clip_z", p.clip_z},
+                {"deviating_z", p.deviating_z},
+                {"correlation_hours", p.correlation_hours},
+                {"event_shrink_occurrences", p.event_shrink_occurrences}};
+  const auto& r = c.decisions;
+  o["decisions"] = {{"onset_points", r.onset_points},
+                    {"external_breadth_share", r.external_breadth_share},
+                    {"external_group_z", r.external_group_z},
+                    {"external_correlation", r.external_correlation},
+                    {"external_own_ratio", r.external_own_ratio},
+                    {"gradual_derivative", r.gradual_derivative},
+                    {"gradual_volatility", r.gradual_volatility},
+                    {"ceiling_impact", r.ceiling_impact},
+                    {"ceiling_hours", r.ceiling_hours}};
+  return o.dump(2) + "\n";
 }
 
 }  // namespace vigil

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 debs=.debs
-packages=(libcxxopts-dev nlohmann-json3-dev libgtest-dev libgmock-dev googletest)
+packages=(libcxxopts-dev nlohmann-json3-dev libyaml-cpp-dev libyaml-cpp0.7 libgtest-dev libgmock-dev googletest)
 
 if [ "${1:-}" = fetch ]; then
   mkdir -p "$debs"
@@ -25,6 +25,7 @@ mkdir -p "$out"
 prefix=/tmp/vigil-prefix
 mkdir -p "$prefix"
 for f in "$debs"/*.deb; do dpkg -x "$f" "$prefix"; done
+export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"  # libyaml-cpp
 export PATH=/usr/local/cuda/bin:$PATH
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -c 'A-Za-z0-9\n' '-' | tr -s '-' | sed 's/-$//')

@@ -59,5 +59,65 @@ TEST(Config, MistakesAreInputErrorsNamingTheFile) {
   }
 }
 
+TEST(Config, YamlReadsLikeJson) {
+  test::TempDir tmp;
+  test::write_file(tmp.file("c.yaml"),
+                   "threshold: 6\n"
+                   "metric_dim: kpi\n"
+                   "metrics:\n"
+                   "  errors: {direction: spike, threshold: 7}\n"
+                   "  latency:\n"
+                   "    transform: identity\n"
+                   "forecast:\n"
+                   "  weekly: false\n"
+                   "  outlier_z: 4.5\n"
+                   "decisions:\n"
+                   "  ceiling_hours: 3\n");
+  const Config c = read_config(tmp.file("c.yaml"));
+  EXPECT_EQ(c.detection.threshold, 6);
+  EXPECT_EQ(c.metric_dim, "kpi");
+  EXPECT_EQ(c.rule_for("errors").direction, Direction::Spike);
+  EXPECT_EQ(c.rule_for("errors").threshold, 7);
+  EXPECT_EQ(c.rule_for("latency").transform, Transform::Identity);
+  EXPECT_FALSE(c.forecast.weekly);
+  EXPECT_EQ(c.forecast.outlier_z, 4.5);
+  EXPECT_EQ(c.decisions.ceiling_hours, 3);
+  // A quoted number stays a string, and is rejected where a number is needed.
+  test::write_file(tmp.file("q.yml"), "threshold: \"6\"\n");
+  EXPECT_THROW(read_config(tmp.file("q.yml")), InputError);
+}
+
+TEST(Config, YamlSyntaxErrorsNameTheLine) {
+  test::TempDir tmp;
+  test::write_file(tmp.file("c.yaml"), "threshold: 6\nmetrics: [unclosed\n");
+  try {
+    read_config(tmp.file("c.yaml"));
+    FAIL() << "accepted broken YAML";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("c.yaml:"), std::string::npos) << e.what();
+  }
+  test::write_file(tmp.file("k.yaml"), "forecast:\n  weekley: true\n");
+  EXPECT_THROW(read_config(tmp.file("k.yaml")), InputError);
+}
+
+TEST(Config, PrintConfigShowsTheEffectiveValuesAndReadsBack) {
+  test::TempDir tmp;
+  test::write_file(tmp.file("c.yaml"), "metrics:\n  errors: {direction: spike}\ndecisions: {ceiling_hours: 2}\n");
+  auto r = test::run_vigil("score --config " + tmp.file("c.yaml") + " --threshold 7 --print-config");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"threshold\": 7.0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"ceiling_hours\": 2.0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"outlier_z\": 4.0"), std::string::npos) << r.out;  // a default
+  test::write_file(tmp.file("printed.json"), r.out);
+  auto again = test::run_vigil("score --config " + tmp.file("printed.json") + " --print-config");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out, r.out);
+  // A bad config is one line and exit 2.
+  test::write_file(tmp.file("bad.yaml"), "threshold: -3\n");
+  auto bad = test::run_vigil("score --config " + tmp.file("bad.yaml") + " --print-config");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(test::count_lines(bad.err), 1u) << bad.err;
+}
+
 }  // namespace
 }  // namespace vigil

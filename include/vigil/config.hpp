@@ -75,7 +75,11 @@ struct Config {
 //  "metrics": {"stream_errors": {"direction": "spike", "transform": "log1p", "threshold": 6}},
 //  "forecast": {"daily_knots": 96, "weekly": true, "level_days": 0.25, ...},
 //  "peers": {"clip_z": 5, "deviating_z": 2.5, "correlation_hours": 2.5, "event_shrink_occurrences": 1}}
+// A file whose name ends in .yaml or .yml is read as YAML, anything else as JSON; both go through
+// the same checks.
 Config read_config(const std::string& path);
+// The effective settings as a JSON document that read_config accepts (`vigil score --print-config`).
+std::string config_json(const Config& config);
 
 const char* to_string(Direction d);
 

@@ -1,9 +1,6 @@
 // `vigil bench`: throughput of the scoring pipeline on generated data, against the memory
 // roofline measured in the same run.
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -76,15 +73,7 @@ int bench(int argc, char** argv) {
   const double h2d_gbs = backend->host_to_device_gbs();
 
   // The scenario's own schedule drives the events mechanism, as `vigil score --events` would.
-  EventSchedule schedule;
-  {
-    const auto path = std::filesystem::temp_directory_path() / ("vigil-bench-events-" + std::to_string(::getpid()));
-    AtomicFile f(path.string());
-    f.write(scenario.events_csv);
-    f.commit();
-    schedule = read_events(path.string());
-    std::filesystem::remove(path);
-  }
+  const EventSchedule schedule = parse_events(scenario.events_csv, "generated events.csv");
   Config config;
   t0 = std::chrono::steady_clock::now();
   RunResult run = run_scoring(data, config, *backend, 0, &schedule);

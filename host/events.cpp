@@ -75,9 +75,8 @@ Scope parse_scope(const std::string& text, const std::string& file, long long li
   return scope;
 }
 
-EventSchedule read_events(const std::string& path) {
-  const csv::FileBytes file(path);
-  csv::Lines lines(csv::strip_bom(file.view()));
+EventSchedule parse_events(std::string_view text, const std::string& path) {
+  csv::Lines lines(csv::strip_bom(text));
   const std::string expected = "the header must be event,start,end,scope,expected_impact";
   std::string_view line;
   long long number = 0;
@@ -143,6 +142,11 @@ EventSchedule read_events(const std::string& path) {
     schedule.events.push_back(std::move(event));
   }
   return schedule;
+}
+
+EventSchedule read_events(const std::string& path) {
+  const csv::FileBytes file(path);
+  return parse_events(file.view(), path);
 }
 
 size_t validate_events(const EventSchedule& schedule, const Dataset& data) {

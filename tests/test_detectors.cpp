@@ -8,7 +8,6 @@
 #include <random>
 
 #include "synthetic.hpp"
-#include "test_util.hpp"
 #include "vigil/events.hpp"
 #include "vigil/pipeline.hpp"
 #include "vigil/scenario.hpp"
@@ -35,9 +34,7 @@ Generated generate(int days, int64_t step, uint64_t seed) {
   g.step = step;
   g.seed = seed;
   Generated out{generate_scenario(g), {}};
-  test::TempDir tmp;
-  test::write_file(tmp.file("events.csv"), out.scenario.events_csv);
-  out.schedule = read_events(tmp.file("events.csv"));
+  out.schedule = parse_events(out.scenario.events_csv, "generated events.csv");
   out.scenario.data.group_dim = "region";
   out.scenario.data.stack_dim = "stack";
   return out;
@@ -119,9 +116,7 @@ EventWorld make_event_world() {
   for (size_t i = 0; i < N; ++i)
     if (w.data.keys.value(i, 1) == "r3") test::inject(w.data, i, o0, o1, 0.7f);
   csv += "partner_outage," + format_iso(w.data.time_at(o0)) + "," + format_iso(w.data.time_at(o1)) + ",region=r3,-0.3\n";
-  test::TempDir tmp;
-  test::write_file(tmp.file("events.csv"), csv);
-  w.schedule = read_events(tmp.file("events.csv"));
+  w.schedule = parse_events(csv, "events.csv");
   for (size_t f = 0; f < 6; ++f) w.finals.push_back(f);
   w.one_off = 6;
   return w;

@@ -12,7 +12,6 @@
 
 #include "backends.hpp"
 #include "synthetic.hpp"
-#include "test_util.hpp"
 #include "vigil/backend.hpp"
 #include "vigil/events.hpp"
 #include "vigil/pipeline.hpp"
@@ -112,7 +111,6 @@ TEST_P(BackendParity, ScheduledEventsOverlappingAndUnknown) {
   d.keys.dims = {"series"};
   for (size_t t = 12 * 96; t < 12 * 96 + 8; ++t)
     for (size_t i = 0; i < d.N(); i += 2) d.values[t * d.N() + i] *= 1.6f;
-  test::TempDir tmp;
   // A recurring event on every series, one on some with an announced impact overlapping it, and
   // one whose effect is unknown (first occurrence, no impact).
   std::string csv = "event,start,end,scope,expected_impact\n";
@@ -121,8 +119,7 @@ TEST_P(BackendParity, ScheduledEventsOverlappingAndUnknown) {
   csv += "promo," + format_iso(d.time_at(12 * 96 + 72)) + "," + format_iso(d.time_at(12 * 96 + 90)) +
          ",series=s0001;series=s0002;series=s0003,0.3\n";
   csv += "surprise," + format_iso(d.time_at(18 * 96 + 10)) + "," + format_iso(d.time_at(18 * 96 + 20)) + ",*,\n";
-  test::write_file(tmp.file("events.csv"), csv);
-  const EventSchedule schedule = read_events(tmp.file("events.csv"));
+  const EventSchedule schedule = parse_events(csv, "events.csv");
   expect_parity(d, &schedule);
 }
 

@@ -559,9 +559,7 @@ TEST(PeersOnGeneratedData, PowerCutsAreBroadConfinedMalfunctionsAreNot) {
     options.seed = seed;
     const Scenario scenario = generate_scenario(options);
     const Dataset& d = scenario.data;
-    test::TempDir dir;
-    test::write_file(dir.file("events.csv"), scenario.events_csv);
-    const EventSchedule schedule = read_events(dir.file("events.csv"));
+    const EventSchedule schedule = parse_events(scenario.events_csv, "generated events.csv");
     const PeerLayout layout = make_peer_layout(d);
     const PeerResult with_schedule =
         run_peers(*backend, layout, score_dataset(d, Config{}, *backend, &schedule).z, d.T);

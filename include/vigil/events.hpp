@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vigil/dataset.hpp"
@@ -38,6 +39,9 @@ struct EventSchedule {
 
 // Parses and validates the schedule (header, timestamps, end > start, scope grammar, impact).
 EventSchedule read_events(const std::string& path);
+// The same for schedule text already in memory (a generated scenario's); `source` names it in
+// messages.
+EventSchedule parse_events(std::string_view text, const std::string& source);
 // Checks every scope against the data's dimensions and values; throws InputError naming the
 // schedule line on an unknown dimension or value. Returns the number of events that fall
 // outside the data's time range (accepted, reported as unused).

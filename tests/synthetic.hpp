@@ -19,6 +19,35 @@ struct TrafficShape {
   int tz_hours = 0;
 };
 
+// "prefix0", "prefix1", ...
+inline std::vector<std::string> numbered(const std::string& prefix, size_t n) {
+  std::vector<std::string> v;
+  for (size_t k = 0; k < n; ++k) v.push_back(prefix + std::to_string(k));
+  return v;
+}
+
+// Keys of the Cartesian product of the dimensions' values, the first dimension varying slowest.
+inline Keys cartesian_keys(const std::vector<std::pair<std::string, std::vector<std::string>>>& dims) {
+  Keys keys;
+  size_t n = 1;
+  for (const auto& [name, values] : dims) {
+    keys.dims.push_back(name);
+    n *= values.size();
+  }
+  keys.dictionary.resize(dims.size());
+  keys.index.resize(dims.size());
+  for (size_t i = 0; i < n; ++i) {
+    size_t rest = i;
+    std::vector<uint32_t> row(dims.size());
+    for (size_t d = dims.size(); d-- > 0;) {
+      row[d] = keys.intern(d, dims[d].second[rest % dims[d].second.size()]);
+      rest /= dims[d].second.size();
+    }
+    keys.codes.insert(keys.codes.end(), row.begin(), row.end());
+  }
+  return keys;
+}
+
 // Expected value of the traffic at unix time `ts`.
 inline double traffic_mean(const TrafficShape& s, int64_t ts) {
   const double local = static_cast<double>(ts + s.tz_hours * 3600);

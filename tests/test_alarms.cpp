@@ -15,16 +15,10 @@ namespace {
 // A cube of metric x device x region keys with flat values, for grouping tests.
 Dataset lattice(int metrics, int devices, int regions, size_t T) {
   Dataset d;
-  d.keys.dims = {"metric", "device", "region"};
-  d.keys.dictionary.resize(3);
-  d.keys.index.resize(3);
-  for (int m = 0; m < metrics; ++m)
-    for (int dv = 0; dv < devices; ++dv)
-      for (int r = 0; r < regions; ++r) {
-        d.keys.codes.push_back(d.keys.intern(0, "m" + std::to_string(m)));
-        d.keys.codes.push_back(d.keys.intern(1, dv == 0 ? "roku" : "dev" + std::to_string(dv)));
-        d.keys.codes.push_back(d.keys.intern(2, "r" + std::to_string(r)));
-      }
+  std::vector<std::string> device_names = test::numbered("dev", devices);
+  device_names[0] = "roku";
+  d.keys = test::cartesian_keys(
+      {{"metric", test::numbered("m", metrics)}, {"device", device_names}, {"region", test::numbered("r", regions)}});
   d.start = 1772409600;
   d.step = 300;
   d.T = T;
@@ -177,22 +171,16 @@ TEST(Grouping, SparseCoincidencesStaySeparateAndLateMembersJoin) {
   EXPECT_EQ(alarms.size(), 3u);
 }
 
-// The acceptance scenario, forecast-only: a month of 15-minute traffic for a few hundred
-// series; abrupt 35 % drops on one series and on 16 at once and a 3x spike are each one alarm,
-// and quiet series raise at most about one false alarm per 1,000 series-days.
-TEST(Detection, ForecastOnlyFindsMalfunctionsWithFewFalseAlarms) {
+// The acceptance scenario, forecast-only and with every mechanism: a month of 15-minute
+// traffic for a few hundred series; abrupt 35 % drops on one series and on 16 at once and a 3x
+// spike are each one alarm, and quiet series raise at most about one false alarm per 1,000
+// series-days.
+TEST(Detection, FindsMalfunctionsWithFewFalseAlarms) {
   const int regions = 16, devices = 5, stacks = 3;
   Dataset d;
-  d.keys.dims = {"stack", "device", "region"};
-  d.keys.dictionary.resize(3);
-  d.keys.index.resize(3);
-  for (int st = 0; st < stacks; ++st)
-    for (int dv = 0; dv < devices; ++dv)
-      for (int r = 0; r < regions; ++r) {
-        d.keys.codes.push_back(d.keys.intern(0, "stack" + std::to_string(st)));
-        d.keys.codes.push_back(d.keys.intern(1, "device" + std::to_string(dv)));
-        d.keys.codes.push_back(d.keys.intern(2, "region" + std::to_string(r)));
-      }
+  d.keys = test::cartesian_keys({{"stack", test::numbered("stack", stacks)},
+                                 {"device", test::numbered("device", devices)},
+                                 {"region", test::numbered("region", regions)}});
   const size_t N = d.N();  // 240 series
   std::vector<test::TrafficShape> shapes(N);
   for (size_t i = 0; i < N; ++i) {

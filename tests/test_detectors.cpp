@@ -84,18 +84,9 @@ EventWorld make_event_world() {
   }
   EventWorld w;
   w.data = test::make_traffic(shapes.size(), 35, 900, 17, shapes);
-  Keys keys;
-  keys.dims = {"stack", "region", "device"};
-  keys.dictionary.resize(3);
-  keys.index.resize(3);
-  for (size_t st = 0; st < 4; ++st)
-    for (size_t r = 0; r < regions; ++r)
-      for (size_t k = 0; k < per_cell; ++k) {
-        keys.codes.push_back(keys.intern(0, stacks[st]));
-        keys.codes.push_back(keys.intern(1, "r" + std::to_string(r)));
-        keys.codes.push_back(keys.intern(2, "d" + std::to_string(k)));
-      }
-  w.data.keys = keys;
+  w.data.keys = test::cartesian_keys({{"stack", {stacks, stacks + 4}},
+                                      {"region", test::numbered("r", regions)},
+                                      {"device", test::numbered("d", per_cell)}});
   w.data.group_dim = "region";
   w.data.stack_dim = "stack";
   const size_t N = w.data.N();

@@ -55,10 +55,11 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   Scores s;
   s.params = make_forecast_params(config.forecast, data.start, data.step, T);
 
-  // Per-series rules come from the series' metric; "auto" transform decides per metric: log1p
-  // when no series of that metric has a negative value (counts, durations, ratios).
+  // Per-series rules come from the series' metric; the "auto" transform decides per metric:
+  // count for non-negative integers, log1p for other non-negative values, else identity.
   const int metric_dim = data.keys.dim_index(config.metric_dim);
-  // Per series: bit 1 = has a negative value, bit 2 = has a non-integer value.
+  // Per series: bit 1 = has a negative value, bit 2 = has a non-integer value, bit 4 = has any
+  // valid value at all.
   std::vector<uint8_t> traits(N, 0);
   constexpr size_t kBlock = 4096;  // series per task, scanned row by row (time-major)
 #pragma omp parallel for schedule(dynamic, 1)
@@ -68,7 +69,8 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
       const float* row = data.values.data() + t * N;
       for (size_t i = i0; i < i1; ++i) {
         const float v = row[i];
-        if (std::isfinite(v)) traits[i] |= static_cast<uint8_t>((v < 0 ? 1 : 0) | (v != std::nearbyint(v) ? 2 : 0));
+        if (std::isfinite(v))
+          traits[i] |= static_cast<uint8_t>((v < 0 ? 1 : 0) | (v != std::nearbyint(v) ? 2 : 0) | 4);
       }
     }
   }
@@ -76,6 +78,8 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
   if (metric_dim >= 0)
     for (size_t i = 0; i < N; ++i) metric_traits[data.keys.code(i, metric_dim)] |= traits[i];
 
+  s.has_data.resize(N);
+  for (size_t i = 0; i < N; ++i) s.has_data[i] = (traits[i] & 4) != 0;
   s.transform.resize(N);
   s.direction.resize(N);
   s.threshold.resize(N);

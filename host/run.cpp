@@ -16,21 +16,17 @@ RunResult run_scoring(const Dataset& data, const Config& config, Backend& backen
   r.scores = score_dataset(data, config, backend, schedule);
   const size_t N = data.N(), T = data.T;
   // A series counts as too short when it has data but not a single scored point to alarm on.
-  std::vector<uint8_t> any_valid(N, 0), any_scored(N, 0);
+  std::vector<uint8_t> any_scored(N, 0);
   constexpr size_t kBlock = 4096;  // series per task; rows of a block stay contiguous
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i0 = 0; i0 < N; i0 += kBlock) {
     const size_t i1 = std::min(N, i0 + kBlock);
-    for (size_t t = 0; t < T; ++t)
-      for (size_t i = i0; i < i1; ++i) {
-        const size_t k = t * N + i;
-        any_valid[i] |= std::isfinite(data.values[k]);
-        any_scored[i] |= t >= score_from && !std::isnan(r.scores.z[k]);
-      }
+    for (size_t t = score_from; t < T; ++t)
+      for (size_t i = i0; i < i1; ++i) any_scored[i] |= !std::isnan(r.scores.z[t * N + i]);
   }
   for (size_t i = 0; i < N; ++i) {
-    r.empty_series += !any_valid[i];
-    r.short_history += any_valid[i] && !any_scored[i];
+    r.empty_series += !r.scores.has_data[i];
+    r.short_history += r.scores.has_data[i] && !any_scored[i];
   }
   r.episodes = find_episodes(data, r.scores, config, score_from);
   r.notices = decide(data, r.scores, config, score_from, r.episodes);

@@ -15,6 +15,7 @@ namespace vigil {
 struct Scores {
   ForecastParams params;
   std::vector<uint8_t> transform;      // [N], TransformCode
+  std::vector<uint8_t> has_data;       // [N], 1 when the series has a valid value
   std::vector<uint8_t> direction;      // [N], Direction of the series' metric
   std::vector<float> threshold;        // [N]
   std::vector<float> forecast;         // [T][N], transformed space, event effects included

@@ -40,6 +40,13 @@ void gather_evidence(const Dataset& data, const Scores& s, const Config& config,
     }
     return best;
   };
+  std::vector<float> onset;
+  for (uint32_t t = e.first; t <= onset_end; ++t)
+    if (!std::isnan(s.z[t * N + i])) onset.push_back(std::fabs(s.z[t * N + i]));
+  if (!onset.empty()) {
+    std::nth_element(onset.begin(), onset.begin() + onset.size() / 2, onset.end());
+    e.onset_z = onset[onset.size() / 2];
+  }
   const uint32_t before = e.first > 0 ? e.first - 1 : 0;
   e.derivative = max_over(s.z_derivative, before, onset_end, dir);
   e.volatility = max_over(s.z_volatility, e.first, onset_end, 1.0f);
@@ -69,19 +76,6 @@ void gather_evidence(const Dataset& data, const Scores& s, const Config& config,
   }
 }
 
-// Median |z| of the episode's onset points, for the "not much larger than the group's" test.
-float onset_own_z(const Dataset& data, const Scores& s, const Config& config, const Episode& e) {
-  std::vector<float> v;
-  const uint32_t onset_end = std::min(e.last, e.first + static_cast<uint32_t>(config.decisions.onset_points) - 1);
-  for (uint32_t t = e.first; t <= onset_end; ++t) {
-    const float z = s.z[t * data.N() + e.series];
-    if (!std::isnan(z)) v.push_back(std::fabs(z));
-  }
-  if (v.empty()) return NAN;
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
 size_t other_stacks(const Scores& s, size_t series) {
   const PeerLayout& L = s.peers;
   const uint32_t g = L.group_of_cell[L.cell_of_series[series]];
@@ -104,7 +98,7 @@ std::vector<Notice> decide(const Dataset& data, const Scores& scores, const Conf
     const bool peers = !std::isnan(e.breadth);
     if (config.mechanisms.cross_stack && peers && other_stacks(scores, e.series) > 0) {
       // Own and group deviations on the same clipped scale as the cells' robust means.
-      const float own = std::min(onset_own_z(data, scores, config, e), static_cast<float>(config.peers.clip_z));
+      const float own = std::min(e.onset_z, static_cast<float>(config.peers.clip_z));
       const float group = sign_of(e.direction) * e.group_z;  // the group's deviation the same way
       const bool broad = e.breadth >= std::max(1.0, d.external_breadth_share * other_stacks(scores, e.series)) ||
                          (e.breadth >= 1.0f && group >= d.external_group_z);

@@ -98,6 +98,7 @@ void write_ledger(const std::string& path, const Dataset& data, const std::vecto
     ev["impact"] = number(ep.impact);
     ev["points_past_threshold"] = ep.points;
     ev["peak_time"] = format_iso(data.time_at(ep.peak_t));
+    ev["onset_z"] = number(ep.onset_z, 100);
     ev["z_derivative"] = number(ep.derivative, 100);
     ev["z_volatility"] = number(ep.volatility, 100);
     ev["breadth"] = number(ep.breadth, 100);

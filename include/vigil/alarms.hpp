@@ -27,6 +27,7 @@ struct Episode {
   long alarm = -1;               // index of the alarm it belongs to
   long notice = -1;              // index of the external-event notice it was folded into
   // Evidence at the onset (the first points of the episode), NaN where a stage is off:
+  float onset_z = NAN;           // median |z_forecast| of the onset points
   float breadth = NAN;           // other stacks of the group deviating the same way (max)
   float correlation = NAN;       // with the other stacks (max)
   float group_z = NAN;           // mean z of the other stacks of the group (same sign as peak)

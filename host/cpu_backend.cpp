@@ -49,7 +49,7 @@ class CpuBackend final : public Backend {
         const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
         for (size_t j = 0; j < n; ++j) init_state(p, StateRef{state.data() + j, kBlock});
         const uint32_t* ev_off = in.event_offsets;
-        // Blocks without scheduled events (most) take the plain step, which vectorises.
+        // Only blocks holding series with scheduled events look them up, step by step.
         const bool block_has_events = ev_off && ev_off[i0 + n] > ev_off[i0];
         auto store = [&](size_t at, const PointScore& r) {
           out.forecast[at] = r.forecast;

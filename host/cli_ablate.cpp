@@ -82,7 +82,7 @@ int ablate(int argc, char** argv) {
     run_config.mechanisms = parse_mechanisms(setting);
     RunResult run = run_scoring(data, run_config, *backend, 0, events_path.empty() ? nullptr : &schedule);
     const std::string alarms_path = (scratch / (std::string(setting) + ".jsonl")).string();
-    write_alarms(alarms_path, data, run.alarms, run.episodes);
+    write_alarms(alarms_path, data, run.alarms, run.episodes, config.detection.max_series_listed);
     const EvalResult r = evaluate(truth, read_alarms(alarms_path));
     if (std::string(setting) == "none") baseline = r;
     auto kind = [&](const char* k) { auto it = r.false_alarms_by_kind.find(k); return it == r.false_alarms_by_kind.end() ? 0 : it->second; };

@@ -48,7 +48,7 @@ int sample(int argc, char** argv) {
 
   const Config config = read_config(data_dir + "/config.json");  // per-metric directions
   RunResult run = run_scoring(data, config, *backend, 0, &schedule);
-  write_alarms(out + "/alarms.jsonl", data, run.alarms, run.episodes);
+  write_alarms(out + "/alarms.jsonl", data, run.alarms, run.episodes, config.detection.max_series_listed);
   write_ledger(out + "/ledger.jsonl", data, run.alarms, run.episodes, run.notices);
   write_scores(out + "/scores.csv", data, run.scores, run.episodes);
 

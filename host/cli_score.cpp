@@ -65,7 +65,8 @@ int score(int argc, char** argv) {
   if (args.count("score-from")) score_from = grid_index(data, args["score-from"].as<std::string>(), "--score-from");
 
   RunResult run = run_scoring(data, config, *backend, score_from, args.count("events") ? &schedule : nullptr);
-  if (args.count("alarms")) write_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes);
+  if (args.count("alarms")) write_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes,
+                                                config.detection.max_series_listed);
   if (args.count("ledger")) write_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices);
   if (args.count("scores")) write_scores(args["scores"].as<std::string>(), data, run.scores, run.episodes);
 

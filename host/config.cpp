@@ -2,8 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "vigil/error.hpp"
 
@@ -37,6 +39,8 @@ void read_number(const json& obj, const char* key, T& out, double lo, double hi,
   if (!(v >= lo && v <= hi))
     throw InputError(where(file, 0, std::string("'") + key + "' = " + it->dump() + " is out of range [" +
                                         std::to_string(lo) + ", " + std::to_string(hi) + "]"));
+  if (std::is_integral_v<T> && v != std::floor(v))
+    throw InputError(where(file, 0, std::string("'") + key + "' = " + it->dump() + " must be a whole number"));
   out = static_cast<T>(v);
 }
 
@@ -138,7 +142,7 @@ Config read_config(const std::string& path) {
   const json doc = parse_document(path);
   if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a mapping of settings"));
   check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "scope_density",
-                   "group_window_minutes", "metric_dim", "direction", "transform", "metrics", "forecast", "peers",
+                   "group_window_minutes", "max_series_listed", "metric_dim", "direction", "transform", "metrics", "forecast", "peers",
                    "decisions"},
              path, "");
   Config c;
@@ -148,6 +152,7 @@ Config read_config(const std::string& path) {
   read_number(doc, "merge_gap_points", d.merge_gap_points, 0, 1e6, path);
   read_number(doc, "scope_density", d.scope_density, 0.01, 1, path);
   read_number(doc, "group_window_minutes", d.group_window_minutes, 0, 1e7, path);
+  read_number(doc, "max_series_listed", d.max_series_listed, 0, 1e9, path);
   if (doc.contains("metric_dim")) {
     if (!doc["metric_dim"].is_string()) throw InputError(where(path, 0, "'metric_dim' must be a string"));
     c.metric_dim = doc["metric_dim"].get<std::string>();
@@ -247,6 +252,7 @@ std::string config_json(const Config& c) {
   o["merge_gap_points"] = d.merge_gap_points;
   o["scope_density"] = d.scope_density;
   o["group_window_minutes"] = d.group_window_minutes;
+  o["max_series_listed"] = d.max_series_listed;
   o["metric_dim"] = c.metric_dim;
   o["direction"] = to_string(c.default_rule.direction);
   o["transform"] = transform_name(c.default_rule.transform);

@@ -112,7 +112,11 @@ int64_t slack_of(const AlarmRecord& a, int64_t step) { return step > 0 ? step : 
 bool matches(const AlarmRecord& a, const TruthRecord& r, int64_t step) {
   const int64_t slack = slack_of(a, step);
   if (!(a.start <= r.end + slack && a.end >= r.start - slack)) return false;
-  if (a.series.empty()) return partial_scope_intersects(a.scope, r);
+  // Without its member series (a ledger notice) or with part of them left out of the line (an
+  // alarm storm), the alarm's scope stands for the series it does not list.
+  if (a.series.empty() || a.series_truncated > 0) {
+    if (partial_scope_intersects(a.scope, r)) return true;
+  }
   for (const auto& series : a.series)
     if (series_in_scope(series, r)) return true;
   return false;
@@ -254,6 +258,8 @@ std::vector<AlarmRecord> read_alarms(const std::string& path, bool require_serie
         throw InputError(where(path, line, "\"series\" is not an array of objects of dimension values"));
       for (const json& s : *series) a.series.push_back(dim_values(s, "an entry of \"series\"", path, line));
     }
+    if (const auto truncated = o.find("series_truncated"); truncated != o.end() && truncated->is_number_unsigned())
+      a.series_truncated = truncated->get<size_t>();
     if (const auto evidence = o.find("evidence"); evidence != o.end() && evidence->is_object()) {
       const auto step = evidence->find("step_seconds");
       if (step != evidence->end() && step->is_number())

@@ -2,7 +2,9 @@
 #include <omp.h>
 
 #include <charconv>
+#include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "csv_text.hpp"
@@ -56,17 +58,34 @@ void write_lines(const std::string& path, const std::vector<ordered_json>& lines
   out.commit();
 }
 
+// The member series an alarm line lists: all of them up to `max_listed` (0: no cap), else the
+// `max_listed` whose episodes peaked furthest, strongest first.
+std::vector<uint32_t> listed_series(const Alarm& al, const std::vector<Episode>& episodes, size_t max_listed) {
+  if (max_listed == 0 || al.series.size() <= max_listed) return al.series;
+  std::unordered_map<uint32_t, float> peak;  // series -> its largest |peak z| in the alarm
+  for (uint32_t e : al.episodes) {
+    float& p = peak[episodes[e].series];
+    p = std::max(p, std::fabs(episodes[e].peak_z));
+  }
+  std::vector<uint32_t> listed = al.series;
+  std::partial_sort(listed.begin(), listed.begin() + static_cast<long>(max_listed), listed.end(),
+                    [&](uint32_t a, uint32_t b) { return peak[a] != peak[b] ? peak[a] > peak[b] : a < b; });
+  listed.resize(max_listed);
+  return listed;
+}
+
 }  // namespace
 
 void write_alarms(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
-                  const std::vector<Episode>& episodes) {
+                  const std::vector<Episode>& episodes, size_t max_series_listed) {
   std::vector<ordered_json> lines;
   for (size_t a = 0; a < alarms.size(); ++a) {
     const Alarm& al = alarms[a];
     ordered_json scope = ordered_json::object();
     for (auto& [d, c] : al.scope) scope[data.keys.dims[d]] = data.keys.dictionary[d][c];
+    const std::vector<uint32_t> listed = listed_series(al, episodes, max_series_listed);
     ordered_json series = ordered_json::array();
-    for (uint32_t s : al.series) series.push_back(series_object(data.keys, s));
+    for (uint32_t s : listed) series.push_back(series_object(data.keys, s));
     ordered_json ev;
     ev["step_seconds"] = data.step;
     ev["impact"] = number(al.impact);
@@ -80,9 +99,11 @@ void write_alarms(const std::string& path, const Dataset& data, const std::vecto
     ordered_json ids = ordered_json::array();
     for (uint32_t e : al.episodes) ids.push_back(episode_id(e));
     ev["episode_ids"] = std::move(ids);
-    lines.push_back(record(data, alarm_id(a), "raised", "malfunction", al.first, al.last, al.direction,
-                           al.severity, al.peak_z, std::move(scope), std::move(series), al.series.size(),
-                           std::move(ev)));
+    ordered_json line = record(data, alarm_id(a), "raised", "malfunction", al.first, al.last, al.direction,
+                               al.severity, al.peak_z, std::move(scope), std::move(series), al.series.size(),
+                               std::move(ev));
+    line["series_truncated"] = al.series.size() - listed.size();
+    lines.push_back(std::move(line));
   }
   write_lines(path, lines);
 }

@@ -5,9 +5,13 @@
 #include <cmath>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "synthetic.hpp"
+#include "test_util.hpp"
 #include "vigil/alarms.hpp"
 #include "vigil/run.hpp"
+#include "vigil/scenario.hpp"
 
 namespace vigil {
 namespace {
@@ -169,6 +173,51 @@ TEST(Grouping, SparseCoincidencesStaySeparateAndLateMembersJoin) {
   EXPECT_EQ(singles, 2u);
   EXPECT_EQ(metric_wide, 1u);
   EXPECT_EQ(alarms.size(), 3u);
+}
+
+TEST(Grouping, AnAlarmStormListsTheStrongestSeriesAndCountsTheRest) {
+  Dataset d = lattice(2, 10, 30, 200);
+  Scores s = flat_scores(d);
+  // Metric m0 drops everywhere (300 series); the deeper the drop, the higher the series index.
+  std::vector<uint32_t> members;
+  for (uint32_t i = 0; i < d.N(); ++i)
+    if (d.keys.value(i, 0) == "m0") {
+      members.push_back(i);
+      set_z(d, s, i, 100, 120, -6.0f - 0.01f * static_cast<float>(i));
+    }
+  Config c;
+  c.detection.max_series_listed = 20;
+  auto eps = find_episodes(d, s, c, 0);
+  const auto alarms = group_alarms(d, eps, c);
+  ASSERT_EQ(alarms.size(), 1u);
+  test::TempDir tmp;
+  write_alarms(tmp.file("alarms.jsonl"), d, alarms, eps, c.detection.max_series_listed);
+  const auto line = nlohmann::json::parse(test::read_file(tmp.file("alarms.jsonl")));
+  EXPECT_EQ(line["n_series"], members.size());
+  EXPECT_EQ(line["series_truncated"], members.size() - 20);
+  ASSERT_EQ(line["series"].size(), 20u);
+  // The strongest first: the last member series has the deepest drop.
+  const uint32_t deepest = members.back();
+  EXPECT_EQ(line["series"][0]["region"], d.keys.value(deepest, 2));
+  EXPECT_EQ(line["series"][0]["device"], d.keys.value(deepest, 1));
+
+  // The evaluator still matches an incident on a series the line left out, through the scope.
+  const auto read = read_alarms(tmp.file("alarms.jsonl"));
+  TruthRecord hidden;
+  hidden.kind = "incident";
+  hidden.name = "m0_r0_drop";
+  hidden.scope = {{"metric", {"m0"}}, {"region", {"r0"}}, {"device", {"roku"}}};  // the weakest series
+  hidden.start = d.time_at(100);
+  hidden.end = d.time_at(119);
+  EXPECT_EQ(evaluate({hidden}, read).detected, 1);
+  hidden.scope = {{"metric", {"m1"}}};  // a metric the alarm does not cover
+  EXPECT_EQ(evaluate({hidden}, read).detected, 0);
+
+  // Without a cap every series is listed.
+  write_alarms(tmp.file("all.jsonl"), d, alarms, eps, 0);
+  const auto all = nlohmann::json::parse(test::read_file(tmp.file("all.jsonl")));
+  EXPECT_EQ(all["series"].size(), members.size());
+  EXPECT_EQ(all["series_truncated"], 0);
 }
 
 // The acceptance scenario, forecast-only and with every mechanism: a month of 15-minute

@@ -12,7 +12,7 @@ TEST(Config, ReadsEverySection) {
   test::TempDir tmp;
   test::write_file(tmp.file("c.json"), R"({
     "threshold": 6, "min_duration_minutes": 20, "merge_gap_points": 3, "scope_density": 0.3,
-    "group_window_minutes": 30, "metric_dim": "kpi", "direction": "drop",
+    "group_window_minutes": 30, "max_series_listed": 7, "metric_dim": "kpi", "direction": "drop",
     "metrics": {"errors": {"direction": "spike", "threshold": 7, "transform": "count"}, "latency": {}},
     "forecast": {"daily_knots": 48, "weekly": false, "outlier_z": 5, "derivative_minutes": 30},
     "peers": {"deviating_z": 3, "correlation_hours": 4, "event_shrink_occurrences": 2}})");
@@ -20,6 +20,7 @@ TEST(Config, ReadsEverySection) {
   EXPECT_EQ(c.detection.threshold, 6);
   EXPECT_EQ(c.detection.min_duration_minutes, 20);
   EXPECT_EQ(c.detection.merge_gap_points, 3);
+  EXPECT_EQ(c.detection.max_series_listed, 7u);
   EXPECT_EQ(c.metric_dim, "kpi");
   EXPECT_EQ(c.rule_for("errors").direction, Direction::Spike);
   EXPECT_EQ(c.rule_for("errors").transform, Transform::Count);
@@ -47,6 +48,9 @@ TEST(Config, MistakesAreInputErrorsNamingTheFile) {
       R"({"forecast": {"seasonality": "weekly"}})",
       R"({"peers": {"deviating": 3}})",
       R"({"peers": 3})",
+      R"({"merge_gap_points": 2.5})",
+      R"({"max_series_listed": -1})",
+      R"({"decisions": {"onset_points": 0}})",
   };
   for (const char* text : bad) {
     test::write_file(tmp.file("c.json"), text);

@@ -77,8 +77,10 @@ struct Alarm {
 std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episodes, const Config& config);
 
 // JSON Lines writers (atomic). The ledger holds every candidate episode with its decision.
+// An alarm lists at most `max_series_listed` member series (0: all), the strongest first, and
+// counts the others in `series_truncated`; `n_series` always counts them all.
 void write_alarms(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
-                  const std::vector<Episode>& episodes);
+                  const std::vector<Episode>& episodes, size_t max_series_listed);
 void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
                   const std::vector<Episode>& episodes, const std::vector<Notice>& notices);
 // One CSV row per input point (atomic). The score of a point inside an episode that the rules

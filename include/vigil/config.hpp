@@ -23,6 +23,9 @@ struct DetectionSettings {
   int merge_gap_points = 2;       // sub-threshold points bridged inside an episode
   double scope_density = 0.2;     // share of a scope's series an alarm must cover to claim it
   double group_window_minutes = 60;  // episodes starting this close may form one alarm
+  // An alarm line lists at most this many member series (the strongest first) and counts the
+  // rest in `series_truncated`, so a storm over a million series stays a readable line. 0: all.
+  size_t max_series_listed = 100;
 };
 
 // DESIGN.md --mechanisms: which special-event mechanisms are on.

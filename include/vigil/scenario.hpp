@@ -68,6 +68,7 @@ struct AlarmRecord {
   int64_t start = 0, end = 0;  // unix seconds
   std::map<std::string, std::string> scope;                 // shared dimension values
   std::vector<std::map<std::string, std::string>> series;  // member series, every dim named
+  size_t series_truncated = 0;  // member series the alarm line did not list
   int64_t step_seconds = 0;  // evidence.step_seconds; 0 when absent
   long long line = 0;        // line in its file, for messages
   bool raised() const { return status == "raised"; }

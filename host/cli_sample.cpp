@@ -9,6 +9,7 @@
 #include "cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/config.hpp"
+#include "vigil/final_score.hpp"
 #include "vigil/error.hpp"
 #include "vigil/events.hpp"
 #include "vigil/ingest.hpp"
@@ -50,7 +51,7 @@ int sample(int argc, char** argv) {
   RunResult run = run_scoring(data, config, *backend, 0, &schedule);
   write_alarms(out + "/alarms.jsonl", data, run.alarms, run.episodes, config.detection.max_series_listed);
   write_ledger(out + "/ledger.jsonl", data, run.alarms, run.episodes, run.notices);
-  write_scores(out + "/scores.csv", data, run.scores, run.episodes);
+  write_scores(out + "/scores.csv", data, run.scores, final_scores(data, run.scores, config, &run.episodes));
 
   std::printf("vigil sample: %zu series (metric x stack x device x region), %d days at 15 minutes, with %zu "
               "labelled incidents and special events\n\n",

@@ -6,6 +6,7 @@
 #include "cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/error.hpp"
+#include "vigil/final_score.hpp"
 #include "vigil/events.hpp"
 #include "vigil/ingest.hpp"
 #include "vigil/run.hpp"
@@ -68,7 +69,8 @@ int score(int argc, char** argv) {
   if (args.count("alarms")) write_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes,
                                                 config.detection.max_series_listed);
   if (args.count("ledger")) write_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices);
-  if (args.count("scores")) write_scores(args["scores"].as<std::string>(), data, run.scores, run.episodes);
+  if (args.count("scores"))
+    write_scores(args["scores"].as<std::string>(), data, run.scores, final_scores(data, run.scores, config, &run.episodes));
 
   if (!args.count("quiet")) {
     print_summary(stdout, data, run, *backend, args["max-listed"].as<size_t>());

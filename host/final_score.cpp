@@ -1,19 +1,78 @@
 #include "vigil/final_score.hpp"
 
+#include <algorithm>
 #include <cmath>
 
-namespace vigil {
+#include "vigil/alarms.hpp"
 
-std::vector<float> final_scores(const Dataset& data, const Scores& scores, const Config& config) {
-  (void)config;
+namespace vigil {
+namespace {
+
+// Where an excursion of one series stands: how long it has run and how far it has gone.
+struct Excursion {
+  uint32_t age = 0;    // points since it opened; 0 = no excursion
+  uint32_t quiet = 0;  // consecutive points back under half the threshold
+  float peak = 0;      // largest evidence so far, in thresholds
+};
+
+// Escalating past this multiple of the excursion's peak renews it (fresh evidence).
+constexpr float kEscalation = 1.5f;
+
+}  // namespace
+
+std::vector<float> final_scores(const Dataset& data, const Scores& scores, const Config& config,
+                                const std::vector<Episode>* episodes) {
   const size_t N = data.N(), T = data.T;
   std::vector<float> out(T * N, NAN);
-  for (size_t t = 0; t < T; ++t)
-    for (size_t i = 0; i < N; ++i) {
-      const size_t p = t * N + i;
-      if (!std::isnan(scores.z[p]))
-        out[p] = point_score(scores.z[p], static_cast<Direction>(scores.direction[i]), scores.threshold[i]);
-    }
+  // Per series, the spans the rules explained away.
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> explained(N);
+  if (episodes)
+    for (const Episode& e : *episodes)
+      if (e.decision != "raised") explained[e.series].emplace_back(e.first, e.last);
+  for (auto& spans : explained) std::sort(spans.begin(), spans.end());
+  const double step_hours = static_cast<double>(data.step) / 3600.0;
+  const uint32_t hold = static_cast<uint32_t>(std::max(2.0, std::round(1.0 / step_hours)));
+  const float fade_rate = std::log(2.0f) / static_cast<float>(hold);
+  const uint32_t gap = static_cast<uint32_t>(config.detection.merge_gap_points);
+
+  constexpr size_t kBlock = 1024;  // series per task, walked through time together (time-major)
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i0 = 0; i0 < N; i0 += kBlock) {
+    const size_t i1 = std::min(N, i0 + kBlock);
+    std::vector<Excursion> state(i1 - i0);
+    std::vector<size_t> next_span(i1 - i0, 0);
+    for (size_t t = 0; t < T; ++t)
+      for (size_t i = i0; i < i1; ++i) {
+        const size_t p = t * N + i;
+        const float z = scores.z[p];
+        Excursion& x = state[i - i0];
+        if (std::isnan(z)) continue;  // a missing point neither opens nor closes an excursion
+        const Direction dir = static_cast<Direction>(scores.direction[i]);
+        const float allowed = dir == Direction::Drop ? -z : dir == Direction::Spike ? z : std::fabs(z);
+        const float r = std::max(allowed, 0.0f) / scores.threshold[i];  // evidence in thresholds
+        if (r >= 1.0f) {
+          if (x.age == 0 || r > kEscalation * x.peak) x = Excursion{0, 0, r};
+          x.peak = std::max(x.peak, r);
+          x.quiet = 0;
+          ++x.age;
+        } else if (x.age > 0) {
+          x.quiet = r < 0.5f ? x.quiet + 1 : 0;
+          ++x.age;
+          if (x.quiet > gap) x = Excursion{};
+        }
+        float score = r * r / (1.0f + r * r);
+        if (x.age > hold) score *= 0.5f + 0.5f * std::exp(-fade_rate * static_cast<float>(x.age - hold));
+        auto& spans = explained[i];
+        size_t& k = next_span[i - i0];
+        while (k < spans.size() && spans[k].second < t) ++k;
+        for (size_t j = k; j < spans.size() && spans[j].first <= t; ++j)
+          if (t <= spans[j].second) {
+            score *= 0.5f;
+            break;
+          }
+        out[p] = score;
+      }
+  }
   return out;
 }
 
@@ -28,6 +87,8 @@ std::vector<float> score_single_series(const std::vector<float>& values, int64_t
   data.group_dim.clear();
   data.stack_dim.clear();
   const Scores scores = score_dataset(data, config, backend);
+  // One series has no peers: every rule that could explain its episodes needs peers or a
+  // schedule, so its final score needs no episodes.
   return final_scores(data, scores, config);
 }
 

@@ -175,12 +175,8 @@ void append_value(std::string& out, float v) {
 }  // namespace
 
 void write_scores(const std::string& path, const Dataset& data, const Scores& scores,
-                  const std::vector<Episode>& episodes) {
+                  const std::vector<float>& final_score) {
   const size_t N = data.N(), T = data.T;
-  // Per series, the spans the rules explained away.
-  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> explained(N);
-  for (const Episode& e : episodes)
-    if (e.decision != "raised") explained[e.series].emplace_back(e.first, e.last);
   AtomicFile out(path);
   std::string header = "timestamp";
   for (const auto& d : data.keys.dims) header += "," + d;
@@ -204,7 +200,6 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           csv::append_field(dims, data.keys.value(i, d));
         }
         const uint8_t transform = scores.transform[i];
-        const Direction dir = static_cast<Direction>(scores.direction[i]);
         for (size_t t = 0; t < T; ++t) {
           if (!data.was_observed(t, i)) continue;
           const size_t p = t * N + i;
@@ -227,13 +222,7 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
           buf += ',';
           csv::append_field(buf, active_events(scores.events, i, t));
           buf += ',';
-          if (!std::isnan(scores.z[p])) {
-            float score = point_score(scores.z[p], dir, scores.threshold[i]);
-            bool in_explained = false;
-            for (const auto& [a, b] : explained[i]) in_explained = in_explained || (t >= a && t <= b);
-            if (in_explained) score *= 0.5f;
-            append_float(buf, score, 4);
-          }
+          append_float(buf, final_score[p], 4);
           buf += '\n';
         }
       }

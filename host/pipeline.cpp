@@ -7,13 +7,6 @@
 
 namespace vigil {
 
-float point_score(float z, Direction direction, float threshold) {
-  if (std::isnan(z)) return 0.0f;
-  if ((direction == Direction::Drop && z > 0) || (direction == Direction::Spike && z < 0)) return 0.0f;
-  const float z2 = z * z;
-  return z2 / (z2 + threshold * threshold);
-}
-
 namespace {
 
 // The events mechanism's first pass, on the series that have occurrences only: their forecast

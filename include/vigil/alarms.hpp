@@ -83,10 +83,9 @@ void write_alarms(const std::string& path, const Dataset& data, const std::vecto
                   const std::vector<Episode>& episodes, size_t max_series_listed);
 void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
                   const std::vector<Episode>& episodes, const std::vector<Notice>& notices);
-// One CSV row per input point (atomic). The score of a point inside an episode that the rules
-// suppressed (an external event, a gradual shift) is halved: below 0.5, the level of the
-// threshold, because it is explained rather than actionable.
+// One CSV row per input point (atomic); `final_score` ([T][N], final_score.hpp) fills the
+// `score` column.
 void write_scores(const std::string& path, const Dataset& data, const Scores& scores,
-                  const std::vector<Episode>& episodes);
+                  const std::vector<float>& final_score);
 
 }  // namespace vigil

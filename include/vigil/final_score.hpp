@@ -1,6 +1,14 @@
 #pragma once
 // The final score (DESIGN.md scoring step 7): one number in [0, 1] per point for users who want
 // a single anomaly score, causal like every other score.
+//
+// It answers "is this point evidence of an actionable anomaly that is new?": 0.5 at the
+// detection threshold, rising toward 1 with |z_forecast| in an allowed direction. Evidence that
+// merely persists fades: once an excursion has lasted `hold` (about an hour), its score decays
+// toward half its value (half-life `hold`), below 0.5, unless it escalates past its peak. The
+// points of an episode the rules explained (external event, gradual shift) are halved, so
+// explained points stay below 0.5 too. The rules read an episode's first `onset_points` points,
+// so on those episodes the score looks that many points ahead; everything else is causal.
 #include <cstdint>
 #include <vector>
 
@@ -11,8 +19,12 @@
 
 namespace vigil {
 
+struct Episode;
+
 // [T][N] final scores; NaN where the series has no z yet (too little history, missing point).
-std::vector<float> final_scores(const Dataset& data, const Scores& scores, const Config& config);
+// `episodes` (may be null): the decided candidate episodes whose explained points are halved.
+std::vector<float> final_scores(const Dataset& data, const Scores& scores, const Config& config,
+                                const std::vector<Episode>* episodes = nullptr);
 
 // One series on a regular grid (NaN = missing), scored with `config` as `vigil score` would score
 // a `timestamp,value` CSV: the final score of every point (NaN before enough history).

@@ -41,7 +41,4 @@ struct Scores {
 Scores score_dataset(const Dataset& data, const Config& config, Backend& backend,
                      const EventSchedule* schedule = nullptr);
 
-// Score in [0, 1]: 0.5 at the threshold, rising toward 1 with |z| in an allowed direction.
-float point_score(float z, Direction direction, float threshold);
-
 }  // namespace vigil

@@ -1,0 +1,109 @@
+// The final score: 0.5 at the threshold, monotone in the evidence, highest at the onset of an
+// anomaly, fading while a deviation merely persists, halved where the rules explained it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "synthetic.hpp"
+#include "vigil/alarms.hpp"
+#include "vigil/final_score.hpp"
+
+namespace vigil {
+namespace {
+
+// One 5-minute series with hand-made z (threshold 5).
+struct HandMade {
+  Dataset data;
+  Scores scores;
+  HandMade(size_t T, Direction dir = Direction::Both) {
+    data.keys.series_without_dims = 1;
+    data.start = 1772409600;
+    data.step = 300;
+    data.T = T;
+    data.values.assign(T, 100.0f);
+    data.group_dim.clear();
+    data.stack_dim.clear();
+    scores.transform.assign(1, kCount);
+    scores.direction.assign(1, static_cast<uint8_t>(dir));
+    scores.threshold.assign(1, 5.0f);
+    scores.z.assign(T, 0.3f);
+  }
+  void set(size_t t0, size_t t1, float z) {
+    for (size_t t = t0; t < t1; ++t) scores.z[t] = z;
+  }
+};
+
+TEST(FinalScore, IsHalfAtTheThresholdAndMonotoneInTheEvidence) {
+  HandMade h(40);
+  const float zs[] = {0, 1, 2.5f, 5, 7, 10, 20, 40};
+  for (size_t k = 0; k < 8; ++k) h.set(4 * k + 1, 4 * k + 2, -zs[k]);  // isolated points
+  h.scores.z[0] = NAN;
+  const auto s = final_scores(h.data, h.scores, Config{});
+  EXPECT_TRUE(std::isnan(s[0]));  // no z yet: no score
+  EXPECT_NEAR(s[4 * 3 + 1], 0.5f, 1e-6f);
+  for (size_t k = 1; k < 8; ++k) EXPECT_GT(s[4 * k + 1], s[4 * (k - 1) + 1]) << zs[k];
+  for (float v : s)
+    if (!std::isnan(v)) EXPECT_TRUE(v >= 0 && v <= 1);
+}
+
+TEST(FinalScore, OnlyTheMetricsAllowedDirectionCounts) {
+  HandMade h(10, Direction::Drop);
+  h.set(2, 3, 9.0f);   // a spike on a drops-only metric
+  h.set(5, 6, -9.0f);  // a drop
+  const auto s = final_scores(h.data, h.scores, Config{});
+  EXPECT_EQ(s[2], 0.0f);
+  EXPECT_GT(s[5], 0.7f);
+}
+
+TEST(FinalScore, APersistingShiftFadesBelowHalfAndAnEscalationIsNewEvidence) {
+  HandMade h(200);
+  h.set(20, 150, -10.0f);   // a level shift lasting about 11 hours at 5 minutes
+  h.set(150, 170, -25.0f);  // then it gets much worse
+  const auto s = final_scores(h.data, h.scores, Config{});
+  EXPECT_LT(s[19], 0.1f);
+  EXPECT_GT(s[20], 0.75f);        // the onset scores at once
+  EXPECT_EQ(s[20], s[20 + 11]);   // and keeps its score for the first hour
+  EXPECT_LT(s[20 + 36], s[20]);   // three hours in, it has faded ...
+  EXPECT_LT(s[149], 0.5f);        // ... below the threshold's 0.5
+  EXPECT_GT(s[149], 0.35f);       // but never below half: it is still a deviation
+  EXPECT_GT(s[150], 0.9f);        // 2.5x deeper: fresh evidence, scored in full
+  EXPECT_LT(s[175], 0.1f);        // back to normal
+}
+
+TEST(FinalScore, ExplainedEpisodesScoreBelowHalf) {
+  HandMade h(60);
+  h.set(10, 20, -9.0f);
+  h.set(30, 40, -9.0f);
+  Episode explained;
+  explained.series = 0;
+  explained.first = 10;
+  explained.last = 19;
+  explained.decision = "suppressed";
+  explained.reason = "external_event";
+  Episode raised = explained;
+  raised.first = 30;
+  raised.last = 39;
+  raised.decision = "raised";
+  raised.reason = "malfunction";
+  const std::vector<Episode> episodes{raised, explained};
+  const auto s = final_scores(h.data, h.scores, Config{}, &episodes);
+  for (size_t t = 10; t < 20; ++t) EXPECT_LT(s[t], 0.5f) << t;
+  for (size_t t = 30; t < 40; ++t) EXPECT_GT(s[t], 0.5f) << t;
+}
+
+TEST(FinalScore, SingleSeriesOnRealisticTrafficRisesAtTheOnsetOfADrop) {
+  Dataset d = test::make_traffic(1, 21, 900, 7, {test::TrafficShape{}});
+  const size_t onset = 18 * 96 + 80;  // day 18, 20:00
+  test::inject(d, 0, onset, onset + 24, 0.6f);
+  auto backend = make_cpu_backend(1);
+  const auto s = score_single_series(d.values, d.start, d.step, Config{}, *backend);
+  ASSERT_EQ(s.size(), d.T);
+  EXPECT_TRUE(std::isnan(s[0]));  // learning
+  EXPECT_GT(s[onset], 0.5f);      // the first point of the drop
+  float before = 0;
+  for (size_t t = 3 * 96; t < onset; ++t) before = std::max(before, std::isnan(s[t]) ? 0.0f : s[t]);
+  EXPECT_LT(before, s[onset]);    // nothing before it scores as high
+}
+
+}  // namespace
+}  // namespace vigil

@@ -141,7 +141,7 @@ const char* to_string(Direction d) {
 Config read_config(const std::string& path) {
   const json doc = parse_document(path);
   if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a mapping of settings"));
-  check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "scope_density",
+  check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "min_impact", "scope_density",
                    "group_window_minutes", "max_series_listed", "metric_dim", "direction", "transform", "metrics", "forecast", "peers",
                    "decisions"},
              path, "");
@@ -150,6 +150,7 @@ Config read_config(const std::string& path) {
   read_number(doc, "threshold", d.threshold, 0.5, 1e6, path);
   read_number(doc, "min_duration_minutes", d.min_duration_minutes, 0, 1e7, path);
   read_number(doc, "merge_gap_points", d.merge_gap_points, 0, 1e6, path);
+  read_number(doc, "min_impact", d.min_impact, 0, 1e6, path);
   read_number(doc, "scope_density", d.scope_density, 0.01, 1, path);
   read_number(doc, "group_window_minutes", d.group_window_minutes, 0, 1e7, path);
   read_number(doc, "max_series_listed", d.max_series_listed, 0, 1e9, path);
@@ -250,6 +251,7 @@ std::string config_json(const Config& c) {
   o["threshold"] = d.threshold;
   o["min_duration_minutes"] = d.min_duration_minutes;
   o["merge_gap_points"] = d.merge_gap_points;
+  o["min_impact"] = d.min_impact;
   o["scope_density"] = d.scope_density;
   o["group_window_minutes"] = d.group_window_minutes;
   o["max_series_listed"] = d.max_series_listed;

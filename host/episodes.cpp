@@ -1,4 +1,5 @@
-// Candidate episodes: runs of points past the threshold in an allowed direction.
+// Candidate episodes: runs of points past the threshold in an allowed direction, with a
+// material relative change (min_impact) on log1p and count metrics.
 #include <algorithm>
 #include <cmath>
 
@@ -60,7 +61,7 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
           std::nth_element(rel.begin(), rel.begin() + rel.size() / 2, rel.end());
           e.impact = rel[rel.size() / 2];
         }
-        found[b].push_back(e);
+        if (transform == kIdentity || std::fabs(e.impact) >= det.min_impact) found[b].push_back(e);
       }
       r.open = false;
     };

@@ -2,6 +2,7 @@
 // forecast-only detector end to end on realistic traffic with injected incidents.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -41,8 +42,13 @@ Scores flat_scores(const Dataset& d, Direction dir = Direction::Both) {
   return s;
 }
 
-void set_z(const Dataset& d, Scores& s, size_t series, size_t t0, size_t t1, float z) {
-  for (size_t t = t0; t < t1; ++t) s.z[t * d.N() + series] = z;
+// Sets z over [t0, t1) and a value that moves with it (5 % of the forecast's 100 per unit of
+// z), so that the episode's relative change is material.
+void set_z(Dataset& d, Scores& s, size_t series, size_t t0, size_t t1, float z) {
+  for (size_t t = t0; t < t1; ++t) {
+    s.z[t * d.N() + series] = z;
+    d.values[t * d.N() + series] = std::max(0.0f, 100.0f * (1.0f + 0.05f * z));
+  }
 }
 
 Config config_with_min_duration(double minutes) {
@@ -73,8 +79,26 @@ TEST(Episodes, RunsMergeShortGapsAndRespectMinimumDuration) {
   EXPECT_EQ(eps[2].series, 2u);
   EXPECT_EQ(eps[2].first, 16u);
   EXPECT_EQ(eps[3].direction, Direction::Spike);
-  // The impact is the median relative change in original units: 100 vs expm1(log1p(100)).
-  EXPECT_NEAR(eps[0].impact, 0.0f, 1e-4f);
+  // The impact is the median relative change in original units: 65 (4 points) and 70 (2 points)
+  // against the forecast's expm1(log1p(100)).
+  EXPECT_NEAR(eps[0].impact, -0.35f, 1e-4f);
+}
+
+TEST(Episodes, AnImmaterialChangeIsNoCandidateOnRelativeMetrics) {
+  Dataset d = lattice(1, 1, 2, 100);
+  Scores s = flat_scores(d);
+  set_z(d, s, 0, 10, 14, -7.0f);  // -35 %: a candidate
+  set_z(d, s, 1, 10, 14, -7.0f);
+  for (size_t t = 10; t < 14; ++t) d.values[t * d.N() + 1] = 90.0f;  // past the z threshold, but -10 %
+  Config c;
+  auto eps = find_episodes(d, s, c, 0);
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].series, 0u);
+  c.detection.min_impact = 0.05;  // a stricter user's setting keeps both
+  EXPECT_EQ(find_episodes(d, s, c, 0).size(), 2u);
+  s.transform[1] = kIdentity;  // an identity metric has no meaningful relative change: no minimum
+  c.detection.min_impact = 0.2;
+  EXPECT_EQ(find_episodes(d, s, c, 0).size(), 2u);
 }
 
 TEST(Episodes, DirectionRulesAndScoreFrom) {

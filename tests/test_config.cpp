@@ -11,7 +11,7 @@ namespace {
 TEST(Config, ReadsEverySection) {
   test::TempDir tmp;
   test::write_file(tmp.file("c.json"), R"({
-    "threshold": 6, "min_duration_minutes": 20, "merge_gap_points": 3, "scope_density": 0.3,
+    "threshold": 6, "min_duration_minutes": 20, "merge_gap_points": 3, "min_impact": 0.1, "scope_density": 0.3,
     "group_window_minutes": 30, "max_series_listed": 7, "metric_dim": "kpi", "direction": "drop",
     "metrics": {"errors": {"direction": "spike", "threshold": 7, "transform": "count"}, "latency": {}},
     "forecast": {"daily_knots": 48, "weekly": false, "outlier_z": 5, "derivative_minutes": 30},
@@ -21,6 +21,7 @@ TEST(Config, ReadsEverySection) {
   EXPECT_EQ(c.detection.min_duration_minutes, 20);
   EXPECT_EQ(c.detection.merge_gap_points, 3);
   EXPECT_EQ(c.detection.max_series_listed, 7u);
+  EXPECT_EQ(c.detection.min_impact, 0.1);
   EXPECT_EQ(c.metric_dim, "kpi");
   EXPECT_EQ(c.rule_for("errors").direction, Direction::Spike);
   EXPECT_EQ(c.rule_for("errors").transform, Transform::Count);

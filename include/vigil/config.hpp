@@ -21,6 +21,10 @@ struct DetectionSettings {
   double threshold = 5.0;         // |z_forecast| that opens an episode point
   double min_duration_minutes = 15;  // and at least 2 points
   int merge_gap_points = 2;       // sub-threshold points bridged inside an episode
+  // Smallest median relative change of an episode on a log1p or count metric: a 12 % wobble of
+  // a smooth series at 4 a.m. can pass the z threshold and still page nobody worth paging.
+  // Identity metrics (temperatures, values around 0) have no meaningful relative change.
+  double min_impact = 0.2;
   double scope_density = 0.2;     // share of a scope's series an alarm must cover to claim it
   double group_window_minutes = 60;  // episodes starting this close may form one alarm
   // An alarm line lists at most this many member series (the strongest first) and counts the

@@ -10,4 +10,5 @@ int convert(int argc, char** argv);
 int bench(int argc, char** argv);
 int sample(int argc, char** argv);
 int ablate(int argc, char** argv);
+int nab(int argc, char** argv);
 }  // namespace vigil::cli

@@ -21,7 +21,8 @@ const char* kUsage =
     "  convert   long CSV -> cube directory\n"
     "  bench     throughput of the scoring pipeline against the memory roofline\n"
     "  sample    generate the built-in sample, score it and print the alarms\n"
-    "  ablate    score a generated cube under each --mechanisms setting and compare with its truth\n";
+    "  ablate    score a generated cube under each --mechanisms setting and compare with its truth\n"
+    "  nab       vigil's final score vs classic detectors under NAB's scoring rule\n";
 
 }  // namespace
 
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return vigil::cli::bench(sub_argc, sub_argv);
     if (command == "sample") return vigil::cli::sample(sub_argc, sub_argv);
     if (command == "ablate") return vigil::cli::ablate(sub_argc, sub_argv);
+    if (command == "nab") return vigil::cli::nab(sub_argc, sub_argv);
     std::fprintf(stderr, "vigil: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const vigil::InputError& e) {

@@ -15,8 +15,21 @@ struct Excursion {
   float peak = 0;      // largest evidence so far, in thresholds
 };
 
+// A stuck sensor: the run of points repeating the previous value, judged against how often the
+// series repeated itself while the model was learning; zeros apart, since a count rests at 0 for
+// hours at night without anything being stuck.
+struct Repeats {
+  float last_value = NAN;  // the previous valid value
+  uint32_t run = 0;        // consecutive points repeating it
+  float repeats[2] = {0, 0}, pairs[2] = {0, 0};  // learning phase, [after a 0, after another value]
+};
+
 // Escalating past this multiple of the excursion's peak renews it (fresh evidence).
 constexpr float kEscalation = 1.5f;
+// A persisting excursion fades toward this share of its score.
+constexpr float kFadeFloor = 0.25f;
+// A run of repeats as improbable as this (under independent repeats) is one threshold.
+constexpr float kStuckOdds = 1e9f;
 
 }  // namespace
 
@@ -35,21 +48,46 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
   const float fade_rate = std::log(2.0f) / static_cast<float>(hold);
   const uint32_t gap = static_cast<uint32_t>(config.detection.merge_gap_points);
 
+  const float stuck_surprise = std::log(kStuckOdds);
+
   constexpr size_t kBlock = 1024;  // series per task, walked through time together (time-major)
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i0 = 0; i0 < N; i0 += kBlock) {
     const size_t i1 = std::min(N, i0 + kBlock);
     std::vector<Excursion> state(i1 - i0);
+    std::vector<Repeats> repeats(i1 - i0);
     std::vector<size_t> next_span(i1 - i0, 0);
     for (size_t t = 0; t < T; ++t)
       for (size_t i = i0; i < i1; ++i) {
         const size_t p = t * N + i;
         const float z = scores.z[p];
+        const float value = data.values[p];
         Excursion& x = state[i - i0];
+        Repeats& m = repeats[i - i0];
+        if (std::isfinite(value)) {
+          if (!std::isnan(m.last_value)) {
+            const bool same = value == m.last_value;
+            m.run = same ? m.run + 1 : 0;
+            if (std::isnan(z)) {  // learning: how often does the series repeat itself?
+              const int kind = m.last_value != 0.0f;
+              m.repeats[kind] += same;
+              m.pairs[kind] += 1;
+            }
+          }
+          m.last_value = value;
+        }
         if (std::isnan(z)) continue;  // a missing point neither opens nor closes an excursion
         const Direction dir = static_cast<Direction>(scores.direction[i]);
         const float allowed = dir == Direction::Drop ? -z : dir == Direction::Spike ? z : std::fabs(z);
-        const float r = std::max(allowed, 0.0f) / scores.threshold[i];  // evidence in thresholds
+        float r = std::max(allowed, 0.0f) / scores.threshold[i];  // evidence in thresholds
+        const int kind = m.last_value != 0.0f;
+        // A value kind the learning phase never saw (a first 0) is judged by the series as a whole.
+        const float seen_repeats = m.pairs[kind] > 0 ? m.repeats[kind] : m.repeats[0] + m.repeats[1];
+        const float seen_pairs = m.pairs[kind] > 0 ? m.pairs[kind] : m.pairs[0] + m.pairs[1];
+        if (m.run > 0 && seen_pairs > 0) {
+          const float repeat_p = (seen_repeats + 1.0f) / (seen_pairs + 2.0f);  // Laplace's rule
+          r = std::max(r, static_cast<float>(m.run) * -std::log(repeat_p) / stuck_surprise);
+        }
         if (r >= 1.0f) {
           if (x.age == 0 || r > kEscalation * x.peak) x = Excursion{0, 0, r};
           x.peak = std::max(x.peak, r);
@@ -61,7 +99,8 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
           if (x.quiet > gap) x = Excursion{};
         }
         float score = r * r / (1.0f + r * r);
-        if (x.age > hold) score *= 0.5f + 0.5f * std::exp(-fade_rate * static_cast<float>(x.age - hold));
+        if (x.age > hold)
+          score *= kFadeFloor + (1.0f - kFadeFloor) * std::exp(-fade_rate * static_cast<float>(x.age - hold));
         auto& spans = explained[i];
         size_t& k = next_span[i - i0];
         while (k < spans.size() && spans[k].second < t) ++k;

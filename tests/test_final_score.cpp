@@ -11,7 +11,7 @@
 namespace vigil {
 namespace {
 
-// One 5-minute series with hand-made z (threshold 5).
+// One 5-minute series with hand-made z (threshold 5) and values that never repeat.
 struct HandMade {
   Dataset data;
   Scores scores;
@@ -20,7 +20,7 @@ struct HandMade {
     data.start = 1772409600;
     data.step = 300;
     data.T = T;
-    data.values.assign(T, 100.0f);
+    for (size_t t = 0; t < T; ++t) data.values.push_back(100.0f + static_cast<float>(t % 7));
     data.group_dim.clear();
     data.stack_dim.clear();
     scores.transform.assign(1, kCount);
@@ -65,9 +65,34 @@ TEST(FinalScore, APersistingShiftFadesBelowHalfAndAnEscalationIsNewEvidence) {
   EXPECT_EQ(s[20], s[20 + 11]);   // and keeps its score for the first hour
   EXPECT_LT(s[20 + 36], s[20]);   // three hours in, it has faded ...
   EXPECT_LT(s[149], 0.5f);        // ... below the threshold's 0.5
-  EXPECT_GT(s[149], 0.35f);       // but never below half: it is still a deviation
+  EXPECT_GT(s[149], 0.19f);       // but never below a quarter: it is still a deviation
   EXPECT_GT(s[150], 0.9f);        // 2.5x deeper: fresh evidence, scored in full
   EXPECT_LT(s[175], 0.1f);        // back to normal
+}
+
+TEST(FinalScore, AStuckSensorScoresOnceItsRunIsImprobable) {
+  HandMade h(400);
+  for (size_t t = 0; t < 400; ++t) {
+    h.data.values[t] = 100.0f + static_cast<float>((t * 37) % 11);  // never the same twice in a row
+    if (t < 200) h.scores.z[t] = NAN;                                // the learning phase
+  }
+  for (size_t t = 300; t < 360; ++t) h.data.values[t] = 104.0f;     // stuck for 5 hours
+  const auto s = final_scores(h.data, h.scores, Config{});
+  // Learning saw no repeat in 199 pairs: p = 1/201, so a run of k repeats has odds 201^-k and
+  // 1e-9 (one threshold) is reached after 4 repeats.
+  EXPECT_LT(s[301], 0.2f);
+  EXPECT_NEAR(s[304], 0.5f, 0.08f);
+  EXPECT_GT(s[310], 0.8f);
+  EXPECT_LT(s[365], 0.1f);  // moving again
+  // A count that rests at 0 for hours every night is not stuck when it does so again.
+  for (size_t t = 0; t < 400; ++t)
+    if (t % 100 < 40) h.data.values[t] = 0.0f;
+  const auto resting = final_scores(h.data, h.scores, Config{});
+  EXPECT_LT(resting[339], 0.2f);
+  // A feed that never showed a 0 and then reports 0 for hours is.
+  for (size_t t = 0; t < 400; ++t) h.data.values[t] = 100.0f + static_cast<float>((t * 37) % 11);
+  for (size_t t = 300; t < 360; ++t) h.data.values[t] = 0.0f;
+  EXPECT_GT(final_scores(h.data, h.scores, Config{})[310], 0.8f);
 }
 
 TEST(FinalScore, ExplainedEpisodesScoreBelowHalf) {

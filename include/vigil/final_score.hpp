@@ -3,12 +3,14 @@
 // a single anomaly score, causal like every other score.
 //
 // It answers "is this point evidence of an actionable anomaly that is new?": 0.5 at the
-// detection threshold, rising toward 1 with |z_forecast| in an allowed direction. Evidence that
-// merely persists fades: once an excursion has lasted `hold` (about an hour), its score decays
-// toward half its value (half-life `hold`), below 0.5, unless it escalates past its peak. The
-// points of an episode the rules explained (external event, gradual shift) are halved, so
-// explained points stay below 0.5 too. The rules read an episode's first `onset_points` points,
-// so on those episodes the score looks that many points ahead; everything else is causal.
+// detection threshold, rising toward 1 with |z_forecast| in an allowed direction, or with a run
+// of repeated values that the series' learning phase makes improbable (a stuck sensor, a stale
+// exporter: odds of 1e-9 are one threshold). Evidence that merely persists fades: once an
+// excursion has lasted `hold` (about an hour), its score decays toward a quarter (half-life
+// `hold`), below 0.5, unless it escalates past 1.5 times its peak. The points of an episode the
+// rules explained (external event, gradual shift) are halved, so explained points stay below
+// 0.5 too. The rules read an episode's first `onset_points` points, so on those episodes the
+// score looks that many points ahead; everything else is causal.
 #include <cstdint>
 #include <vector>
 

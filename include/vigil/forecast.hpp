@@ -154,8 +154,8 @@ VIGIL_HD Clock clock_at(const ForecastParams& p, int64_t t) {
 enum TransformCode : uint8_t {
   kIdentity = 0,  // values that can be negative: additive changes
   kLog1p = 1,     // non-negative values (ratios, durations, bytes): relative changes
-  kCount = 2,     // non-negative integers: log1p, and the scale never falls below the Poisson
-                  // noise of the forecast count, so a night-time 0 -> 3 is not an anomaly
+  kCount = 2,     // non-negative integers: log1p, the scale never falls below the Poisson
+                  // noise of the forecast count, and z is the count's Poisson tail (count_z)
 };
 
 // min/max as comparisons: g++ keeps fminf/fmaxf as libm calls (their NaN rules differ from the
@@ -173,15 +173,33 @@ VIGIL_HD float inverse_transform(float y, uint8_t transform) {
   return transform != kIdentity ? expm1f(y) : y;
 }
 
-// Counts: the z of the log residual (residual / delta-method sd) overstates a deviation far from
-// a small forecast count: log1p(0) lies 7.7 delta-method sds below log1p(9), but 0 where 9 were
-// expected happens once in 8,000 Poisson draws. Anscombe's variance-stabilised residual,
-// 2 (sqrt(count + 3/8) - sqrt(lambda + 3/8)), is close to a standard normal there; the smaller
-// of the two is the z. It only lowers |z|: noisier-than-Poisson series keep their larger scale.
-VIGIL_HD float poisson_bounded_z(float z, float y, float forecast) {
+// Counts: the z of the log residual misjudges deviations far from a small forecast count, both
+// ways: log1p(0) lies 7.7 delta-method sds below log1p(9), but 0 where 9 were expected happens
+// once in 8,000 Poisson draws (z -3.7); and 10 errors where 0.5 were expected (a 1e-10 event,
+// z +6.3) is under 5 sds in log space. The Poisson tail probability as a normal deviate
+// (Wilson-Hilferty's cube-root approximation of the Poisson-gamma tail, within about 0.3 of the
+// exact value) judges them right. Large counts, though, vary multiplicatively (drift, audience),
+// where the log residual is right. So the z of a count blends the two by the share of the
+// series' variance that Poisson noise explains.
+VIGIL_HD float poisson_z(float count, float lambda) {
+  if (count >= lambda) {
+    if (count <= 0.0f) return 0.0f;
+    const float k = count;  // P(X >= k) = P(Gamma(k) <= lambda)
+    return max_f(3.0f * sqrtf(k) * (1.0f - 1.0f / (9.0f * k) - cbrtf(lambda / k)), 0.0f);
+  }
+  const float k = count + 1.0f;  // P(X <= count) = P(Gamma(count + 1) >= lambda)
+  return min_f(-3.0f * sqrtf(k) * (cbrtf(lambda / k) - 1.0f + 1.0f / (9.0f * k)), 0.0f);
+}
+
+// `z_log`: the log residual over `sigma`, the series' scale in log space (at least the Poisson one
+// at max(lambda, count_floor)).
+VIGIL_HD float count_z(float z_log, float y, float forecast, float sigma, float count_floor) {
   const float count = max_f(expm1f(y), 0.0f), lambda = max_f(expm1f(forecast), 0.0f);
-  const float anscombe = 2.0f * (sqrtf(count + 0.375f) - sqrtf(lambda + 0.375f));
-  return fabsf(anscombe) < fabsf(z) ? copysignf(fabsf(anscombe), z) : z;
+  const float lambda_c = max_f(lambda, count_floor);
+  const float poisson_share = min_f(sqrtf(lambda_c) / ((1.0f + lambda_c) * sigma), 1.0f);  // of the sd
+  const float z_poisson = poisson_z(count, lambda) * poisson_share;  // over the overdispersion
+  const float w = poisson_share * poisson_share;                     // of the variance
+  return w * z_poisson + (1.0f - w) * z_log;
 }
 
 VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
@@ -375,9 +393,9 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
   // Clamped so that a constant series that suddenly moves gives a large, finite z.
   float z_raw = isnan(global_scale) ? NAN : clampf(e / sigma, -1e6f, 1e6f);
   float z_base = isnan(global_scale) ? NAN : clampf((y_observed - forecast) / sigma, -1e6f, 1e6f);
-  if (transform == kCount) {
-    z_raw = poisson_bounded_z(z_raw, y, forecast);
-    z_base = poisson_bounded_z(z_base, y_observed, forecast);
+  if (transform == kCount && !isnan(global_scale)) {
+    z_raw = count_z(z_raw, y, forecast, sigma, p.count_floor);
+    z_base = count_z(z_base, y_observed, forecast, sigma, p.count_floor);
   }
   const bool outlier = !learning && fabsf(z_raw) > p.outlier_z;  // false while z_raw is NaN
   const PointScore scored{reported, learning ? NAN : z_raw, learning ? NAN : z_base, NAN, NAN};

@@ -179,7 +179,7 @@ Config read_config(const std::string& path) {
                                {"daily_knots", "weekly", "level_days", "daily_days", "weekly_weeks", "scale_slots",
                                 "scale_days", "model_error_days", "scale_prior_visits", "clip_z", "outlier_z",
                                 "shift_horizon_hours", "min_history_days", "scale_floor_log", "scale_floor_rel",
-                                "derivative_minutes", "volatility_hours"},
+                                "derivative_minutes", "volatility_hours", "event_uncertainty"},
                                path)) {
     const json& f = *fs;
     auto& s = c.forecast;
@@ -203,6 +203,7 @@ Config read_config(const std::string& path) {
     read_number(f, "scale_floor_rel", s.scale_floor_rel, 0, 10, path);
     read_number(f, "derivative_minutes", s.derivative_minutes, 0, 1e6, path);
     read_number(f, "volatility_hours", s.volatility_hours, 1e-3, 1e6, path);
+    read_number(f, "event_uncertainty", s.event_uncertainty, 0, 10, path);
   }
   if (const json* ds = section(doc, "decisions",
                                {"onset_points", "external_breadth_share", "external_group_z", "external_correlation",
@@ -281,7 +282,8 @@ std::string config_json(const Config& c) {
                    {"scale_floor_log", f.scale_floor_log},
                    {"scale_floor_rel", f.scale_floor_rel},
                    {"derivative_minutes", f.derivative_minutes},
-                   {"volatility_hours", f.volatility_hours}};
+                   {"volatility_hours", f.volatility_hours},
+                   {"event_uncertainty", f.event_uncertainty}};
   const auto& p = c.peers;
   o["peers"] = {{"clip_z", p.clip_z},
                 {"deviating_z", p.deviating_z},

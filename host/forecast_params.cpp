@@ -31,6 +31,7 @@ ForecastParams make_forecast_params(const ForecastSettings& s, int64_t start, in
   p.model_error_rate = rate_for(s.model_error_days * per_day);
   p.scale_prior_visits = static_cast<float>(s.scale_prior_visits);
   p.clip_z = static_cast<float>(s.clip_z);
+  p.event_uncertainty = static_cast<float>(s.event_uncertainty);
   p.outlier_z = static_cast<float>(s.outlier_z);
   p.shift_horizon = std::max(1, static_cast<int>(std::lround(s.shift_horizon_hours * 3600.0 / step)));
   p.warmup_steps = p.points_per_day;

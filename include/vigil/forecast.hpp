@@ -58,6 +58,7 @@ struct ForecastParams {
                               // the k before them
   float volatility_rate = 0;  // EW rate of the short-window spread of z
   float count_floor = 3;      // smallest expected count the Poisson floor of the scale assumes
+  float event_uncertainty = 0.3f;  // sd of an event's effect, as a share of its expected effect
 };
 
 // User-facing knobs of the forecast stage (config file "forecast" section).
@@ -79,6 +80,7 @@ struct ForecastSettings {
   double scale_floor_rel = 0.001;
   double derivative_minutes = 15;  // each half of the derivative's window (at most 4 points)
   double volatility_hours = 1;     // time constant of the short-window spread
+  double event_uncertainty = 0.3;  // sd of an event's effect around its expectation, relative
 };
 
 ForecastParams make_forecast_params(const ForecastSettings& settings, int64_t start, int64_t step,
@@ -398,7 +400,12 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
     z_base = count_z(z_base, y_observed, forecast, sigma, p.count_floor);
   }
   const bool outlier = !learning && fabsf(z_raw) > p.outlier_z;  // false while z_raw is NaN
-  const PointScore scored{reported, learning ? NAN : z_raw, learning ? NAN : z_base, NAN, NAN};
+  // An event's effect is known only roughly (a final draws a bigger audience than a league
+  // match): its uncertainty, a share of the effect, adds to the noise of the reported z, so a
+  // final 20 % bigger than the last one is not a malfunction while an outage during it still is.
+  const float effect_sd = p.event_uncertainty * event_effect;
+  const float z_reported = z_raw * sigma / sqrtf(sigma * sigma + effect_sd * effect_sd);
+  const PointScore scored{reported, learning ? NAN : z_reported, learning ? NAN : z_base, NAN, NAN};
   if (frozen) return scored;
 
   // Scale update: Huber-clipped |e|; outliers count at a quarter of the rate so a noisier

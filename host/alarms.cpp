@@ -121,6 +121,10 @@ void finish(Alarm& a, std::vector<Episode>& episodes, long index) {
 
 }  // namespace
 
+// A scope that at least this many series (and the square root of its size) deviate in together
+// claims them however sparse they are in it.
+constexpr size_t kBroadMembers = 10;
+
 std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episodes, const Config& config) {
   const Keys& keys = data.keys;
   const size_t D = keys.num_dims();
@@ -169,7 +173,7 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
 
     // The scope around the seed (a subset of its dimension values) that best explains the
     // candidates: the most members m for its size n, by m * (m / n), among scopes holding at
-    // least `scope_density` of their series; ties go to more members, then the denser, then
+    // least `scope_density` of their series (or broad, see kBroadMembers); ties go to more members, then the denser, then
     // the more general scope. m^2/n prefers {device: roku} with 800 of 800 series over every
     // series (800 of 25,600), and a metric-wide spike seen by 700 of 1,600 series over one
     // device's 111 of 200.
@@ -184,7 +188,11 @@ std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episo
         const size_t m = members.size();
         if (m < 2) continue;
         const size_t total = counter.count(scope);
-        if (static_cast<double>(m) < det.scope_density * static_cast<double>(total)) continue;
+        // Dense enough, or broad: many series of a large scope at once are one incident even
+        // when most of them are too small to notice it (a metric-wide spike of sparse error counts).
+        const bool dense = static_cast<double>(m) >= det.scope_density * static_cast<double>(total);
+        const bool broad = m >= kBroadMembers && static_cast<double>(m) * m >= static_cast<double>(total);
+        if (!dense && !broad) continue;
         // Compare m^2/n exactly: m^2 * n_best vs m_best^2 * n.
         const double lhs = static_cast<double>(m) * m * best_total;
         const double rhs = static_cast<double>(best_members) * best_members * total;

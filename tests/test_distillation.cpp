@@ -137,9 +137,7 @@ TEST(Distillation, FewerFalseAlarmsNoIncidentLostOneAlarmPerIncident) {
             0)
       << "every false alarm on a special event is explained away";
   EXPECT_GE(none.eval.false_alarms, 5) << "the scenario has special events for the mechanisms to explain";
-  // The target is 90 % fewer; on this cube vigil removes every special-event false alarm
-  // (6 of 10) and keeps 4 short drops on small series that no mechanism explains: at least half.
-  EXPECT_LE(2 * all.eval.false_alarms, none.eval.false_alarms) << "at least half the false alarms removed";
+  EXPECT_LE(10 * all.eval.false_alarms, none.eval.false_alarms) << "at least 90 % fewer false alarms";
   EXPECT_EQ(all.eval.alarms_per_incident_median, 1.0);
   // Both injected incidents are raised with every mechanism on, the first naming the event.
   for (const RecordOutcome& o : all.eval.records)

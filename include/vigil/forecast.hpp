@@ -400,6 +400,12 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
     z_base = count_z(z_base, y_observed, forecast, sigma, p.count_floor);
   }
   const bool outlier = !learning && fabsf(z_raw) > p.outlier_z;  // false while z_raw is NaN
+  // The level ignores outliers from the third day on, in the learning phase too: an incident in
+  // the first week must not drag it, or its slow recovery teaches the weekly profile a bump that
+  // comes back as a false drop a week later. (The profiles and the model choice still learn
+  // everything while learning: the first weekend is pattern, not anomaly.)
+  const bool level_outlier =
+      outlier || (age >= static_cast<float>(2 * p.points_per_day) && fabsf(z_raw) > p.outlier_z);
   // An event's effect is known only roughly (a final draws a bigger audience than a league
   // match): its uncertainty, a share of the effect, adds to the noise of the reported z, so a
   // final 20 % bigger than the last one is not a malfunction while an outage during it still is.
@@ -424,7 +430,7 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
     s[state::kWeeklyError] += p.model_error_rate * (fabsf(y - f_weekly) - s[state::kWeeklyError]);
   }
 
-  if (outlier) {
+  if (level_outlier) {
     // The level does not learn the anomaly; only a run that persists past the horizon moves it.
     const float sign = e > 0 ? 1.0f : -1.0f;
     float run = s[state::kRunLength];
@@ -453,7 +459,7 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
   // something wrong (a one-off event in the first week) is corrected over the following weeks.
   const float limit = isnan(z_raw) ? INFINITY : (learning ? p.outlier_z : p.clip_z) * sigma;
   const float e_full = clampf(y - f_weekly, -limit, limit);
-  if (!outlier) s[state::kLevel] = level + p.level_rate * e_full;
+  if (!level_outlier) s[state::kLevel] = level + p.level_rate * e_full;
   const float days = age / p.points_per_day;
   const float d_rate = max_f(p.daily_rate, 1.0f / (1.0f + days));
   profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, e_full, y - level, d_rate);

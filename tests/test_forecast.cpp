@@ -166,3 +166,29 @@ TEST(Forecast, WeeklyModelIsChosenWhenTheWeekendDiffers) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The Poisson tail as a normal deviate, against exact values: P(X = 0 | 9) = 1.23e-4 (z -3.67),
+// P(X >= 10 | 0.5) = 1.7e-10 (z +6.28), P(X >= 1 | 0.01) = 0.00995 (z +2.33); and for a large
+// count the Gaussian (c - lambda) / sqrt(lambda).
+TEST(CountZ, PoissonTailAsANormalDeviate) {
+  EXPECT_NEAR(poisson_z(0.0f, 9.0f), -3.67f, 0.3f);
+  EXPECT_NEAR(poisson_z(10.0f, 0.5f), 6.28f, 0.5f);
+  EXPECT_NEAR(poisson_z(1.0f, 0.01f), 2.33f, 0.4f);
+  EXPECT_NEAR(poisson_z(10300.0f, 10000.0f), 3.0f, 0.1f);
+  EXPECT_NEAR(poisson_z(9700.0f, 10000.0f), -3.0f, 0.1f);
+  EXPECT_EQ(poisson_z(0.0f, 0.0f), 0.0f);
+  // count_z: near the forecast it is the log residual's z; far from a small count the tail's.
+  const float sigma_small = std::sqrt(3.0f) / 4.0f;  // the Poisson floor at lambda <= 3
+  EXPECT_EQ(count_z(1.5f, std::log1p(1.0f), 0.5f, sigma_small, 3.0f), 1.5f);
+  const float z_log = (std::log1p(10.0f) - std::log1p(0.5f)) / sigma_small;  // 4.6: under 5
+  EXPECT_GT(count_z(z_log, std::log1p(10.0f), 0.5f, sigma_small, 3.0f), 5.0f);
+  // A large, overdispersed count keeps (almost) its log residual.
+  const float sigma_large = 0.03f, y = std::log1p(8000.0f), f = std::log1p(10000.0f);
+  EXPECT_NEAR(count_z((y - f) / sigma_large, y, 10000.0f, sigma_large, 3.0f), (y - f) / sigma_large, 0.3f);
+}
+
+}  // namespace
+}  // namespace vigil

@@ -138,11 +138,7 @@ int bench(int argc, char** argv) {
   std::printf("roofline: %.1f GB/s measured copy bandwidth (read + write)", copy_gbs);
   if (h2d_gbs > 0) std::printf("; host-to-device copy (pinned) %.1f GB/s", h2d_gbs);
   std::printf("\n");
-  if (args.count("json")) {
-    AtomicFile out(args["json"].as<std::string>());
-    out.write(j.dump(2) + "\n");
-    out.commit();
-  }
+  if (args.count("json")) write_file_atomically(args["json"].as<std::string>(), j.dump(2) + "\n");
   return 0;
 }
 

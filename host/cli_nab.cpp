@@ -444,11 +444,7 @@ int nab(int argc, char** argv) {
   std::printf("\n%.1f s\n", seconds);
   j["seconds"] = seconds;
   if (args.count("detail")) write_window_detail(args["detail"].as<std::string>(), files, corpus, scores, reports);
-  if (args.count("json")) {
-    AtomicFile out(args["json"].as<std::string>());
-    out.write(j.dump(2) + "\n");
-    out.commit();
-  }
+  if (args.count("json")) write_file_atomically(args["json"].as<std::string>(), j.dump(2) + "\n");
   return 0;
 }
 

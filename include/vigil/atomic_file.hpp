@@ -25,6 +25,13 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// A whole small file (a JSON report) written atomically.
+inline void write_file_atomically(const std::string& path, const std::string& text) {
+  AtomicFile out(path);
+  out.write(text);
+  out.commit();
+}
+
 // The same for an output directory (a cube): files are written into temp_path() and the
 // directory is renamed into place by commit(), replacing an existing one. An existing directory
 // is replaced only when everything in it has a namesake in the new output (an earlier output of

@@ -61,6 +61,11 @@ IngestOptions ingest_options(const cxxopts::ParseResult& args) {
     else if (d == "sum") o.duplicates = DuplicatePolicy::Sum;
     else throw InputError("--duplicates must be error, last or sum, not '" + d + "'");
   }
+  if (args.count("off-grid")) {
+    const std::string g = args["off-grid"].as<std::string>();
+    if (g != "error" && g != "snap") throw InputError("--off-grid must be error or snap, not '" + g + "'");
+    o.snap_to_grid = g == "snap";
+  }
   if (args.count("group-dim")) o.group_dim = args["group-dim"].as<std::string>();
   if (args.count("stack-dim")) o.stack_dim = args["stack-dim"].as<std::string>();
   return o;

@@ -24,6 +24,8 @@ int convert(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("duplicates", "a repeated (series, timestamp): error, last (the later row wins) or sum",
        cxxopts::value<std::string>()->default_value("error"))
+      ("off-grid", "a timestamp between grid points: error, or snap to the nearest one",
+       cxxopts::value<std::string>()->default_value("error"))
       ("group-dim", "dimension whose values group series for comparison (recorded in the cube)",
        cxxopts::value<std::string>()->default_value("region"))
       ("stack-dim", "dimension naming the technology stack (recorded in the cube)",
@@ -37,24 +39,7 @@ int convert(int argc, char** argv) {
   if (!args.count("input")) throw InputError("--input FILE.csv is required");
   if (!args.count("out")) throw InputError("--out DIR is required");
 
-  IngestOptions ingest;
-  if (args.count("step")) {
-    const std::string text = args["step"].as<std::string>();
-    const std::optional<int64_t> step = parse_duration(text);
-    if (!step) throw InputError("--step '" + text + "' is not a duration (e.g. 5m, 1h, 300)");
-    ingest.step = *step;
-  }
-  const std::string duplicates = args["duplicates"].as<std::string>();
-  if (duplicates == "error")
-    ingest.duplicates = DuplicatePolicy::Error;
-  else if (duplicates == "last")
-    ingest.duplicates = DuplicatePolicy::Last;
-  else if (duplicates == "sum")
-    ingest.duplicates = DuplicatePolicy::Sum;
-  else
-    throw InputError("--duplicates '" + duplicates + "' is not one of error, last, sum");
-  ingest.group_dim = args["group-dim"].as<std::string>();
-  ingest.stack_dim = args["stack-dim"].as<std::string>();
+  IngestOptions ingest = ingest_options(args);
   ingest.threads = args["threads"].as<int>();
   if (ingest.threads < 0) throw InputError("--threads must be 0 (every core) or more");
 

@@ -31,6 +31,9 @@ int score(int argc, char** argv) {
     ("threshold", "|z_forecast| that makes a point anomalous (overrides the config)", cxxopts::value<double>())
     ("step", "grid step of a CSV input (e.g. 5m); default: inferred", cxxopts::value<std::string>())
     ("duplicates", "duplicate CSV points: error, last or sum", cxxopts::value<std::string>()->default_value("error"))
+    ("off-grid", "a CSV timestamp between grid points: error, or snap to the nearest one "
+                 "(irregular sampling; two rows on one point then follow --duplicates)",
+     cxxopts::value<std::string>()->default_value("error"))
     ("max-listed", "alarms listed in the summary", cxxopts::value<size_t>()->default_value("20"))
     ("print-config", "print the effective settings (defaults, --config, flags) as JSON and exit")
     ("q,quiet", "print nothing on success")

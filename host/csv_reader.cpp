@@ -538,18 +538,18 @@ struct Problem {
 // --duplicates last|sum resolve as a single pass would. The worker with t_begin 0 also reports
 // rows off the grid. Stops at its first problem: a later one cannot be the first in the file.
 Problem place_rows(const std::vector<Chunk>& chunks, const std::vector<std::vector<uint32_t>>& to_series,
-                   DuplicatePolicy duplicates, size_t t_begin, size_t t_end, Dataset& data) {
+                   DuplicatePolicy duplicates, bool snap, size_t t_begin, size_t t_end, Dataset& data) {
   const size_t N = data.N();
   for (size_t c = 0; c < chunks.size(); ++c) {
     const Chunk& chunk = chunks[c];
     for (size_t r = 0; r < chunk.rows.size(); ++r) {
       const Row& row = chunk.rows[r];
       const int64_t offset = row.time - data.start;
-      if (offset % data.step != 0) {
+      if (offset % data.step != 0 && !snap) {
         if (t_begin == 0) return Problem{c, r, true, 0};
         continue;
       }
-      const size_t t = static_cast<size_t>(offset / data.step);
+      const size_t t = static_cast<size_t>((snap ? offset + data.step / 2 : offset) / data.step);
       if (t < t_begin || t >= t_end) continue;
       const size_t series = to_series[c][local_index(chunk, row.series)];
       const size_t cell = t * N + series;
@@ -657,7 +657,7 @@ Dataset read_csv(const std::string& path, const IngestOptions& options, IngestSt
   data.start = times.front();
   data.step = step;
   const std::vector<std::vector<uint32_t>> to_series = merge_series(chunks, layout, data.keys);
-  data.T = static_cast<size_t>((times.back() - times.front()) / step) + 1;
+  data.T = static_cast<size_t>((times.back() - times.front() + (options.snap_to_grid ? step / 2 : 0)) / step) + 1;
   const size_t N = data.N();
   // A mistyped timestamp or --step can ask for a grid far larger than the data; say so instead
   // of trying to allocate it.
@@ -678,10 +678,10 @@ Dataset read_csv(const std::string& path, const IngestOptions& options, IngestSt
   std::vector<std::thread> threads;
   for (size_t w = 1; w < workers; ++w)
     threads.emplace_back([&, w] {
-      problems[w] = place_rows(chunks, to_series, options.duplicates, data.T * w / workers,
+      problems[w] = place_rows(chunks, to_series, options.duplicates, options.snap_to_grid, data.T * w / workers,
                                data.T * (w + 1) / workers, data);
     });
-  problems[0] = place_rows(chunks, to_series, options.duplicates, 0, data.T / workers, data);
+  problems[0] = place_rows(chunks, to_series, options.duplicates, options.snap_to_grid, 0, data.T / workers, data);
   for (std::thread& t : threads) t.join();
 
   const Problem first = *std::min_element(problems.begin(), problems.end());
@@ -691,7 +691,8 @@ Dataset read_csv(const std::string& path, const IngestOptions& options, IngestSt
       throw InputError(where(path, line_of(first.chunk, first.row),
                              "timestamp " + format_iso(time) + " is not on the grid (start " +
                                  format_iso(data.start) + ", step " + format_duration(step) +
-                                 (inferred ? ", the most common gap; --step sets it)" : ")")));
+                                 (inferred ? ", the most common gap; --step sets it)" : ")") +
+                                 "; --off-grid snap places such rows on the nearest grid point"));
     const long long earlier =
         first_line_of_point(chunks, to_series, first.chunk, first.row, first.series, line_of);
     throw InputError(

@@ -192,6 +192,28 @@ TEST(ScoreCli, SingleSeriesCsvIsScored) {
   EXPECT_EQ(read_file(tmp.file("s.csv")).substr(0, 19), "timestamp,value,for");
 }
 
+TEST(ScoreCli, IrregularTimestampsAreAnErrorOrSnappedToTheGrid) {
+  TempDir tmp;
+  Dataset d = test::make_traffic(1, 10, 300, 6);
+  // A sensor that reports every 5 minutes with up to a minute of jitter either way.
+  std::string csv = "timestamp,value\n";
+  for (size_t t = 0; t < d.T; ++t) {
+    const int64_t jitter = t == 0 ? 0 : static_cast<int64_t>((t * 7919) % 121) - 60;
+    csv += format_iso(d.time_at(t) + jitter) + "," + std::to_string(d.values[t]) + "\n";
+  }
+  write_file(tmp.file("jitter.csv"), csv);
+  auto r = run_vigil("score --input " + tmp.file("jitter.csv") + " --step 5m --scores " + tmp.file("s.csv"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not on the grid"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--off-grid snap"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("s.csv")));
+  r = run_vigil("score --input " + tmp.file("jitter.csv") + " --step 5m --off-grid snap --quiet --scores " +
+                tmp.file("s.csv"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(test::count_lines(read_file(tmp.file("s.csv"))), d.T + 1);  // one row per input row
+  EXPECT_EQ(run_vigil("score --input " + tmp.file("jitter.csv") + " --off-grid nearest").code, 2);
+}
+
 }  // namespace
 }  // namespace vigil
 

@@ -491,7 +491,14 @@ TEST(CsvIngest, OffGridRowWithExplicitStep) {
   EXPECT_EQ(
       read_error(dir, "timestamp,value\n2026-03-02T00:00:00Z,1\n2026-03-02T00:05:00Z,1\n", options),
       dir.file("data.csv") +
-          ":3: timestamp 2026-03-02T00:05:00Z is not on the grid (start 2026-03-02T00:00:00Z, step 10m)");
+          ":3: timestamp 2026-03-02T00:05:00Z is not on the grid (start 2026-03-02T00:00:00Z, step 10m); "
+          "--off-grid snap places such rows on the nearest grid point");
+  // Snapped, 00:05 lies half way: it rounds up to 00:10, a second grid point.
+  options.snap_to_grid = true;
+  test::write_file(dir.file("data.csv"), "timestamp,value\n2026-03-02T00:00:00Z,1\n2026-03-02T00:05:00Z,2\n");
+  const Dataset d = read_csv(dir.file("data.csv"), options);
+  ASSERT_EQ(d.T, 2u);
+  EXPECT_EQ(d.values[1], 2.0f);
 }
 
 TEST(CsvIngest, ImplausiblyLargeGridIsRefused) {

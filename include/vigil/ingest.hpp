@@ -14,6 +14,8 @@ enum class DuplicatePolicy { Error, Last, Sum };
 struct IngestOptions {
   int64_t step = 0;  // 0 = infer: the most common positive gap between timestamps
   DuplicatePolicy duplicates = DuplicatePolicy::Error;
+  // A timestamp between grid points is an error, or (irregular sampling) placed on the nearest.
+  bool snap_to_grid = false;
   std::string group_dim = "region";  // recorded in the Dataset; validated by the caller
   std::string stack_dim = "stack";
   int threads = 0;  // 0 = every core

@@ -181,13 +181,14 @@ TEST(CountZ, PoissonTailAsANormalDeviate) {
   EXPECT_NEAR(poisson_z(9700.0f, 10000.0f), -3.0f, 0.1f);
   EXPECT_EQ(poisson_z(0.0f, 0.0f), 0.0f);
   // count_z: near the forecast it is the log residual's z; far from a small count the tail's.
-  const float sigma_small = std::sqrt(3.0f) / 4.0f;  // the Poisson floor at lambda <= 3
-  EXPECT_EQ(count_z(1.5f, std::log1p(1.0f), 0.5f, sigma_small, 3.0f), 1.5f);
+  const float sigma_small = poisson_log_sd(0.5f, 3.0f);  // the Poisson floor at lambda <= 3: sqrt(3) / 4
+  EXPECT_FLOAT_EQ(sigma_small, std::sqrt(3.0f) / 4.0f);
+  EXPECT_EQ(count_z(1.5f, std::log1p(1.0f), 0.5f, sigma_small, sigma_small), 1.5f);
   const float z_log = (std::log1p(10.0f) - std::log1p(0.5f)) / sigma_small;  // 4.6: under 5
-  EXPECT_GT(count_z(z_log, std::log1p(10.0f), 0.5f, sigma_small, 3.0f), 5.0f);
+  EXPECT_GT(count_z(z_log, std::log1p(10.0f), 0.5f, sigma_small, sigma_small), 5.0f);
   // A large, overdispersed count keeps (almost) its log residual.
   const float sigma_large = 0.03f, y = std::log1p(8000.0f), f = std::log1p(10000.0f);
-  EXPECT_NEAR(count_z((y - f) / sigma_large, y, 10000.0f, sigma_large, 3.0f), (y - f) / sigma_large, 0.3f);
+  EXPECT_NEAR(count_z((y - f) / sigma_large, y, 10000.0f, sigma_large, poisson_log_sd(10000.0f, 3.0f)), (y - f) / sigma_large, 0.3f);
 }
 
 }  // namespace

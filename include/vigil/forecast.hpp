@@ -193,15 +193,22 @@ VIGIL_HD float poisson_z(float count, float lambda) {
   return min_f(-3.0f * sqrtf(k) * (cbrtf(lambda / k) - 1.0f + 1.0f / (9.0f * k)), 0.0f);
 }
 
-// `z_log`: the log residual over `sigma`, the series' scale in log space (at least the Poisson one
-// at max(lambda, count_floor)); `y`: the transformed count; `lambda`: the forecast count (>= 0).
+// sd of log1p(Poisson(lambda)) by the delta method, with lambda held at >= count_floor: below
+// that the counts are too discrete for a Gaussian z (a single error where 0.01 was expected is a
+// 1 % event, not a 10-sigma one), so a night-time 0 -> 3 errors stays unremarkable.
+VIGIL_HD float poisson_log_sd(float lambda, float count_floor) {
+  const float lambda_c = max_f(lambda, count_floor);
+  return sqrtf(lambda_c) / (1.0f + lambda_c);
+}
+
+// `z_log`: the log residual over `sigma`, the series' scale in log space (at least `poisson_sd`,
+// poisson_log_sd of the forecast); `y`: the transformed count; `lambda`: the forecast count (>= 0).
 // Within +-2 of the forecast the two z agree well enough for a detector whose threshold is 5, so
 // the tail is only computed beyond (it costs a cube root and an exponential a point).
-VIGIL_HD float count_z(float z_log, float y, float lambda, float sigma, float count_floor) {
+VIGIL_HD float count_z(float z_log, float y, float lambda, float sigma, float poisson_sd) {
   if (!(fabsf(z_log) > 2.0f)) return z_log;
   const float count = max_f(expm1f(y), 0.0f);
-  const float lambda_c = max_f(lambda, count_floor);
-  const float poisson_share = min_f(sqrtf(lambda_c) / ((1.0f + lambda_c) * sigma), 1.0f);  // of the sd
+  const float poisson_share = min_f(poisson_sd / sigma, 1.0f);  // of the sd
   const float z_poisson = poisson_z(count, lambda) * poisson_share;  // over the overdispersion
   const float w = poisson_share * poisson_share;                     // of the variance
   return w * z_poisson + (1.0f - w) * z_log;
@@ -388,20 +395,15 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
   const float floor = transform != kIdentity ? p.scale_floor_log : p.scale_floor_rel * fabsf(forecast);
   float sigma = 1.2533f * max_f(mean_abs, max_f(floor, 1e-12f));
   const float lambda = transform == kCount ? max_f(expm1f(forecast), 0.0f) : 0.0f;  // forecast count
-  if (transform == kCount) {
-    // sd of log1p(Poisson(lambda)) by the delta method, with lambda held at >= 3: below that
-    // the counts are too discrete for a Gaussian z (a single error where 0.01 was expected is
-    // a 1 % event, not a 10-sigma one), so a night-time 0 -> 3 errors stays unremarkable.
-    const float lambda_c = max_f(lambda, p.count_floor);
-    sigma = max_f(sigma, sqrtf(lambda_c) / (1.0f + lambda_c));
-  }
+  const float poisson_sd = transform == kCount ? poisson_log_sd(lambda, p.count_floor) : 0.0f;
+  sigma = max_f(sigma, poisson_sd);  // counts: never below their Poisson noise
   const float e = y - forecast;
   // Clamped so that a constant series that suddenly moves gives a large, finite z.
   float z_raw = isnan(global_scale) ? NAN : clampf(e / sigma, -1e6f, 1e6f);
   float z_base = isnan(global_scale) ? NAN : clampf((y_observed - forecast) / sigma, -1e6f, 1e6f);
   if (transform == kCount && !isnan(global_scale)) {
-    z_raw = count_z(z_raw, y, lambda, sigma, p.count_floor);
-    z_base = event_effect == 0.0f ? z_raw : count_z(z_base, y_observed, lambda, sigma, p.count_floor);
+    z_raw = count_z(z_raw, y, lambda, sigma, poisson_sd);
+    z_base = event_effect == 0.0f ? z_raw : count_z(z_base, y_observed, lambda, sigma, poisson_sd);
   }
   const bool outlier = !learning && fabsf(z_raw) > p.outlier_z;  // false while z_raw is NaN
   // The level ignores outliers from the third day on, in the learning phase too: an incident in

@@ -40,11 +40,20 @@ Generated generate(int days, int64_t step, uint64_t seed) {
   return out;
 }
 
-Scores score(const Dataset& d, const EventSchedule* schedule, bool events_on) {
-  Config c;
+Scores score(const Dataset& d, const EventSchedule* schedule, bool events_on, Config c = Config{}) {
   c.mechanisms.events = events_on;
   auto backend = make_cpu_backend();
   return score_dataset(d, c, *backend, schedule);
+}
+
+// Grid index of a unix time on the dataset's grid.
+size_t step_of(const Dataset& d, int64_t time) { return static_cast<size_t>((time - d.start) / d.step); }
+
+// The first series of the given stack and region.
+size_t series_of(const Dataset& d, const std::string& stack, const std::string& region) {
+  size_t i = 0;
+  while (!(d.keys.value(i, 0) == stack && d.keys.value(i, 1) == region)) ++i;
+  return i;
 }
 
 // Median |z| over the points of the series an occurrence applies to, inside the occurrence.
@@ -133,9 +142,8 @@ TEST(EventCovariates, ADeviationFarBeyondTheExpectedEffectStaysVisible) {
   EventWorld w = make_event_world();
   // During the fifth final, one tv series in r1 goes dark: far beyond the expected +50 %.
   const Event& e = w.schedule.events[w.finals[4]];
-  size_t victim = 0;
-  while (!(w.data.keys.value(victim, 0) == "tv" && w.data.keys.value(victim, 1) == "r1")) ++victim;
-  const size_t t0 = static_cast<size_t>((e.start - w.data.start) / w.data.step);
+  const size_t victim = series_of(w.data, "tv", "r1");
+  const size_t t0 = step_of(w.data, e.start);
   test::inject(w.data, victim, t0 + 2, t0 + 8, 0.2f);
   const Scores with = score(w.data, &w.schedule, true);
   std::vector<float> z;
@@ -158,10 +166,8 @@ TEST(EventCovariates, AnEventBiggerThanExpectedIsWithinItsUncertainty) {
   EventWorld w = make_event_world();
   // The fifth final draws 30 % more than the others on one tv series: not a malfunction.
   const Event& e = w.schedule.events[w.finals[4]];
-  size_t fan = 0;
-  while (!(w.data.keys.value(fan, 0) == "tv" && w.data.keys.value(fan, 1) == "r1")) ++fan;
-  const size_t t0 = static_cast<size_t>((e.start - w.data.start) / w.data.step);
-  const size_t t1 = static_cast<size_t>((e.end - w.data.start) / w.data.step);
+  const size_t fan = series_of(w.data, "tv", "r1");
+  const size_t t0 = step_of(w.data, e.start), t1 = step_of(w.data, e.end);
   test::inject(w.data, fan, t0, t1, 1.3f);
   const Scores with = score(w.data, &w.schedule, true);
   std::vector<float> z;
@@ -169,8 +175,7 @@ TEST(EventCovariates, AnEventBiggerThanExpectedIsWithinItsUncertainty) {
   EXPECT_LT(median(z), 3.0f);
   Config strict;  // an operator sure of the effect (uncertainty 0) sees the surplus
   strict.forecast.event_uncertainty = 0;
-  auto backend = make_cpu_backend();
-  const Scores exact = score_dataset(w.data, strict, *backend, &w.schedule);
+  const Scores exact = score(w.data, &w.schedule, true, strict);
   std::vector<float> z_exact;
   for (size_t t = t0; t < t1; ++t) z_exact.push_back(std::fabs(exact.z[t * w.data.N() + fan]));
   EXPECT_GT(median(z_exact), median(z));
@@ -180,8 +185,7 @@ TEST(EventCovariates, OverlappingEventsCombine) {
   EventWorld w = make_event_world();
   // A second schedule row on top of the one-off, same window, scope r3 too: effects add up.
   const Event o = w.schedule.events[w.one_off];
-  const size_t t0 = static_cast<size_t>((o.start - w.data.start) / w.data.step);
-  const size_t t1 = static_cast<size_t>((o.end - w.data.start) / w.data.step);
+  const size_t t0 = step_of(w.data, o.start), t1 = step_of(w.data, o.end);
   for (size_t i = 0; i < w.data.N(); ++i)
     if (w.data.keys.value(i, 1) == "r3") test::inject(w.data, i, t0, t1, 0.8f);
   Event second = o;

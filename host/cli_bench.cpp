@@ -78,8 +78,8 @@ int bench(int argc, char** argv) {
   t0 = std::chrono::steady_clock::now();
   RunResult run = run_scoring(data, config, *backend, 0, &schedule);
   const double total_s = seconds_since(t0);
-  const double forecast_s = run.scores.seconds, peers_s = run.scores.peer_seconds;
-  const double events_s = run.scores.event_seconds;
+  const double forecast_s = run.forecast_seconds, peers_s = run.peer_seconds;
+  const double events_s = run.event_seconds;
   const double host_s = total_s - forecast_s - peers_s - events_s;  // allocation, episodes, alarms
   // The fewest bytes each stage must move: inputs read once, outputs written once (per-series
   // state in registers or cache). Forecast: the value in; forecast, z, z_derivative and
@@ -113,7 +113,7 @@ int bench(int argc, char** argv) {
   j["stages"]["generate"] = stage(generate_s, 0);
   j["stages"]["forecast"] = stage(forecast_s, forecast_bytes);
   j["stages"]["events_first_pass"] = stage(events_s, 0);
-  j["stages"]["events_first_pass"]["series_occurrences"] = run.scores.events.entries.size();
+  j["stages"]["events_first_pass"]["series_occurrences"] = run.event_occurrences;
   j["stages"]["peers"] = stage(peers_s, peer_bytes);
   j["stages"]["host_allocation_episodes_alarms"] = stage(host_s, 0);
   j["stages_include_host_transfers"] = backend->name() == "cuda";

@@ -1,6 +1,9 @@
 // The cube directory: keys.csv (series keys, in series order), values.npy (float32 [T][N], the
 // Dataset's own layout, so reading and writing are one block copy), meta.json (grid and roles).
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <charconv>
 #include <cmath>
@@ -17,6 +20,7 @@
 #include "vigil/error.hpp"
 #include "vigil/ingest.hpp"
 #include "vigil/timeutil.hpp"
+#include "vigil/value_source.hpp"
 
 namespace vigil {
 namespace {
@@ -223,12 +227,22 @@ void read_keys(const std::string& path, Keys& keys) {
   }
 }
 
-}  // namespace
+using File = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
 
-Dataset read_cube(const std::string& dir, const IngestOptions& options) {
+// The cube's keys, grid and roles, with values.npy checked against them (shape, truncation) but
+// not read: the file is left open at the data.
+struct CubeHeader {
+  Dataset data;  // values empty, T set
+  File values_file{nullptr, &std::fclose};
+  NpyShape shape;
+  std::string values_path;
+};
+
+CubeHeader open_cube_header(const std::string& dir, const IngestOptions& options) {
+  CubeHeader cube;
   const std::string meta_path = (fs::path(dir) / "meta.json").string();
   const std::string keys_path = (fs::path(dir) / "keys.csv").string();
-  const std::string values_path = (fs::path(dir) / "values.npy").string();
+  const std::string& values_path = cube.values_path = (fs::path(dir) / "values.npy").string();
   for (const std::string& path : {meta_path, keys_path, values_path}) {
     std::error_code ec;
     if (!fs::exists(path, ec))
@@ -236,7 +250,7 @@ Dataset read_cube(const std::string& dir, const IngestOptions& options) {
   }
 
   const Meta meta = read_meta(meta_path);
-  Dataset data;
+  Dataset& data = cube.data;
   data.source = dir;
   data.start = meta.start;
   data.step = meta.step;
@@ -248,14 +262,14 @@ Dataset read_cube(const std::string& dir, const IngestOptions& options) {
   data.stack_dim =
       options.stack_dim != defaults.stack_dim || !meta.stack_dim ? options.stack_dim : *meta.stack_dim;
 
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(values_path.c_str(), "rb"),
-                                                             &std::fclose);
+  cube.values_file.reset(std::fopen(values_path.c_str(), "rb"));
+  std::FILE* file = cube.values_file.get();
   if (!file) throw InputError(where(values_path, 0, std::string("cannot read: ") + std::strerror(errno)));
   struct stat info;
-  if (::fstat(::fileno(file.get()), &info) != 0)
+  if (::fstat(::fileno(file), &info) != 0)
     throw InputError(where(values_path, 0, std::string("cannot read: ") + std::strerror(errno)));
   const size_t file_size = static_cast<size_t>(info.st_size);
-  const NpyShape shape = read_npy_header(file.get(), values_path, file_size);
+  const NpyShape& shape = cube.shape = read_npy_header(file, values_path, file_size);
   const size_t N = data.N();
   if (shape.cols != N)
     throw InputError(where(dir, 0,
@@ -276,18 +290,109 @@ Dataset read_cube(const std::string& dir, const IngestOptions& options) {
     throw InputError(where(values_path, 0,
                            "expected " + std::to_string(expected) + " bytes of data for its shape, found " +
                                std::to_string(found)));
-
   data.T = shape.rows;
-  data.values.resize(shape.rows * shape.cols);
-  if (expected && std::fread(data.values.data(), 1, expected, file.get()) != expected)
-    throw InputError(where(values_path, 0, std::string("cannot read: ") + std::strerror(errno)));
-  // inf is no more usable than NaN: both are missing points downstream.
-  float* values = data.values.data();
-  const long long count = static_cast<long long>(data.values.size());
+  return cube;
+}
+
+// inf is no more usable than NaN: both are missing points downstream.
+void infinite_to_nan(float* values, size_t count) {
 #pragma omp parallel for schedule(static)
-  for (long long i = 0; i < count; ++i)
+  for (long long i = 0; i < static_cast<long long>(count); ++i)
     if (!std::isfinite(values[i])) values[i] = NAN;
-  return data;
+}
+
+// values.npy read with pread, a batch of columns at a time: each row's columns are read in spans
+// (neighbouring columns closer than kSpanGap share one read), so a batch of a group-sorted cube
+// reads its bytes once, and no more than one batch's values are ever held.
+class NpyValues final : public ValueSource {
+ public:
+  NpyValues(File file, std::string path, NpyShape shape)
+      : file_(std::move(file)), path_(std::move(path)), shape_(shape) {}
+
+  void gather(const uint32_t* columns, size_t n, float* out) const override {
+    if (n == 0) return;
+    struct Span {
+      uint32_t first, end;  // columns [first, end) read together
+      size_t k0, k1;        // the batch columns it serves
+    };
+    std::vector<Span> spans;
+    for (size_t k = 0; k < n;) {
+      size_t k1 = k + 1;
+      while (k1 < n && columns[k1] - columns[k1 - 1] <= kSpanGap && columns[k1] - columns[k] < kSpanMax) ++k1;
+      spans.push_back(Span{columns[k], columns[k1 - 1] + 1, k, k1});
+      k = k1;
+    }
+    const int fd = ::fileno(file_.get());
+    const size_t T = shape_.rows, N = shape_.cols;
+    std::string failure;
+#pragma omp parallel
+    {
+      std::vector<float> scratch;
+#pragma omp for schedule(dynamic, 4)
+      for (size_t t = 0; t < T; ++t) {
+        for (const Span& s : spans) {
+          const size_t width = s.end - s.first;
+          const bool dense = width == s.k1 - s.k0;  // the span is exactly the batch's columns
+          float* into = dense ? out + t * n + s.k0 : (scratch.resize(width), scratch.data());
+          const off_t at = static_cast<off_t>(shape_.data_offset + (t * N + s.first) * sizeof(float));
+          if (!read_fully(fd, into, width * sizeof(float), at)) {
+#pragma omp critical
+            failure = std::string("cannot read: ") + (errno ? std::strerror(errno) : "the file is shorter than its shape");
+            continue;
+          }
+          if (!dense)
+            for (size_t k = s.k0; k < s.k1; ++k) out[t * n + k] = scratch[columns[k] - s.first];
+        }
+      }
+    }
+    if (!failure.empty()) throw InputError(where(path_, 0, failure));
+    infinite_to_nan(out, T * n);
+  }
+
+  bool gather_observed(const uint32_t*, size_t, uint8_t*) const override { return false; }
+
+ private:
+  static constexpr uint32_t kSpanGap = 1024;      // columns (4 KiB): closer neighbours share a read
+  static constexpr uint32_t kSpanMax = 1u << 20;  // columns per read at most (4 MiB of scratch)
+
+  static bool read_fully(int fd, float* into, size_t bytes, off_t at) {
+    char* p = reinterpret_cast<char*>(into);
+    errno = 0;
+    while (bytes > 0) {
+      const ssize_t got = ::pread(fd, p, bytes, at);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      p += got;
+      at += got;
+      bytes -= static_cast<size_t>(got);
+    }
+    return true;
+  }
+
+  File file_;
+  std::string path_;
+  NpyShape shape_;
+};
+
+}  // namespace
+
+OpenedCube open_cube(const std::string& dir, const IngestOptions& options) {
+  CubeHeader header = open_cube_header(dir, options);
+  OpenedCube cube;
+  cube.header = std::move(header.data);
+  cube.values = std::make_unique<NpyValues>(std::move(header.values_file), header.values_path, header.shape);
+  return cube;
+}
+
+Dataset read_cube(const std::string& dir, const IngestOptions& options) {
+  CubeHeader cube = open_cube_header(dir, options);
+  Dataset& data = cube.data;
+  const size_t expected = cube.shape.rows * cube.shape.cols * sizeof(float);
+  data.values.resize(cube.shape.rows * cube.shape.cols);
+  if (expected && std::fread(data.values.data(), 1, expected, cube.values_file.get()) != expected)
+    throw InputError(where(cube.values_path, 0, std::string("cannot read: ") + std::strerror(errno)));
+  infinite_to_nan(data.values.data(), data.values.size());
+  return std::move(data);
 }
 
 void write_cube(const Dataset& data, const std::string& dir) {

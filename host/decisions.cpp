@@ -86,8 +86,8 @@ bool overlaps(const Episode& a, const Episode& b) { return a.first <= b.last && 
 
 }  // namespace
 
-std::vector<Notice> decide(const Dataset& data, const Scores& scores, const Config& config, size_t score_from,
-                           std::vector<Episode>& episodes) {
+void decide_episodes(const Dataset& data, const Scores& scores, const Config& config, size_t score_from,
+                     std::vector<Episode>& episodes) {
   const auto& d = config.decisions;
   const double hours_per_step = static_cast<double>(data.step) / 3600.0;
   for (Episode& e : episodes) {
@@ -139,6 +139,9 @@ std::vector<Notice> decide(const Dataset& data, const Scores& scores, const Conf
     });
   }
 
+}
+
+std::vector<Notice> collect_notices(const Dataset& data, const Config& config, std::vector<Episode>& episodes) {
   // One notice per (group, time window) for the external events, however many series.
   std::vector<Notice> notices;
   const int group_dim = data.group_dim.empty() ? -1 : data.keys.dim_index(data.group_dim);
@@ -167,6 +170,12 @@ std::vector<Notice> decide(const Dataset& data, const Scores& scores, const Conf
   }
   for (auto& n : notices) std::sort(n.series.begin(), n.series.end());
   return notices;
+}
+
+std::vector<Notice> decide(const Dataset& data, const Scores& scores, const Config& config, size_t score_from,
+                           std::vector<Episode>& episodes) {
+  decide_episodes(data, scores, config, score_from, episodes);
+  return collect_notices(data, config, episodes);
 }
 
 }  // namespace vigil

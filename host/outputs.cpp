@@ -52,10 +52,10 @@ ordered_json record(const Dataset& data, const std::string& id, const std::strin
 std::string alarm_id(size_t a) { return "alarm-" + std::to_string(a + 1); }
 std::string episode_id(size_t e) { return "episode-" + std::to_string(e + 1); }
 
-void write_lines(const std::string& path, const std::vector<ordered_json>& lines) {
-  AtomicFile out(path);
-  for (const auto& line : lines) out.write(line.dump() + "\n");
-  out.commit();
+std::unique_ptr<AtomicFile> stage_lines(const std::string& path, const std::vector<ordered_json>& lines) {
+  auto out = std::make_unique<AtomicFile>(path);
+  for (const auto& line : lines) out->write(line.dump() + "\n");
+  return out;
 }
 
 // The member series an alarm line lists: all of them up to `max_listed` (0: no cap), else the
@@ -76,8 +76,9 @@ std::vector<uint32_t> listed_series(const Alarm& al, const std::vector<Episode>&
 
 }  // namespace
 
-void write_alarms(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
-                  const std::vector<Episode>& episodes, size_t max_series_listed) {
+std::unique_ptr<AtomicFile> stage_alarms(const std::string& path, const Dataset& data,
+                                         const std::vector<Alarm>& alarms, const std::vector<Episode>& episodes,
+                                         size_t max_series_listed) {
   std::vector<ordered_json> lines;
   for (size_t a = 0; a < alarms.size(); ++a) {
     const Alarm& al = alarms[a];
@@ -105,11 +106,12 @@ void write_alarms(const std::string& path, const Dataset& data, const std::vecto
     line["series_truncated"] = al.series.size() - listed.size();
     lines.push_back(std::move(line));
   }
-  write_lines(path, lines);
+  return stage_lines(path, lines);
 }
 
-void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
-                  const std::vector<Episode>& episodes, const std::vector<Notice>& notices) {
+std::unique_ptr<AtomicFile> stage_ledger(const std::string& path, const Dataset& data,
+                                         const std::vector<Alarm>& alarms, const std::vector<Episode>& episodes,
+                                         const std::vector<Notice>& notices) {
   std::vector<ordered_json> lines;
   for (size_t e = 0; e < episodes.size(); ++e) {
     const Episode& ep = episodes[e];
@@ -153,7 +155,7 @@ void write_ledger(const std::string& path, const Dataset& data, const std::vecto
                            no.direction, no.series.size() >= 10 ? "critical" : "major", no.peak_z, std::move(scope),
                            std::move(series), no.series.size(), std::move(ev)));
   }
-  write_lines(path, lines);
+  return stage_lines(path, lines);
 }
 
 namespace {
@@ -174,16 +176,33 @@ void append_value(std::string& out, float v) {
 
 }  // namespace
 
-void write_scores(const std::string& path, const Dataset& data, const Scores& scores,
-                  const std::vector<float>& final_score) {
-  const size_t N = data.N(), T = data.T;
-  AtomicFile out(path);
+void write_alarms(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
+                  const std::vector<Episode>& episodes, size_t max_series_listed) {
+  stage_alarms(path, data, alarms, episodes, max_series_listed)->commit();
+}
+
+void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
+                  const std::vector<Episode>& episodes, const std::vector<Notice>& notices) {
+  stage_ledger(path, data, alarms, episodes, notices)->commit();
+}
+
+ScoresWriter::ScoresWriter(const std::string& path, const std::vector<std::string>& dims)
+    : out_(std::make_unique<AtomicFile>(path)) {
   std::string header = "timestamp";
-  for (const auto& d : data.keys.dims) header += "," + d;
+  for (const auto& d : dims) header += "," + d;
   header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score\n";
-  out.write(header);
-  std::vector<std::string> stamps(T);
-  for (size_t t = 0; t < T; ++t) stamps[t] = format_iso(data.time_at(t));
+  out_->write(header);
+}
+
+ScoresWriter::~ScoresWriter() = default;
+
+void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::vector<float>& final_score) {
+  const size_t N = data.N(), T = data.T;
+  if (stamps_.size() != T) {
+    stamps_.resize(T);
+    for (size_t t = 0; t < T; ++t) stamps_[t] = format_iso(data.time_at(t));
+  }
+  const std::vector<std::string>& stamps = stamps_;
   // Series are formatted in parallel in chunks and written in series order.
   constexpr size_t kChunk = 512;
   for (size_t c0 = 0; c0 < N; c0 += kChunk * static_cast<size_t>(omp_get_max_threads())) {
@@ -227,8 +246,16 @@ void write_scores(const std::string& path, const Dataset& data, const Scores& sc
         }
       }
     }
-    for (auto& t : text) out.write(t);
+    for (auto& t : text) out_->write(t);
   }
+}
+
+void ScoresWriter::commit() { out_->commit(); }
+
+void write_scores(const std::string& path, const Dataset& data, const Scores& scores,
+                  const std::vector<float>& final_score) {
+  ScoresWriter out(path, data.keys.dims);
+  out.append(data, scores, final_score);
   out.commit();
 }
 

@@ -43,51 +43,66 @@ void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule
 
 }  // namespace
 
-Scores score_dataset(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule) {
-  const size_t N = data.N(), T = data.T;
-  Scores s;
-  s.params = make_forecast_params(config.forecast, data.start, data.step, T);
-
-  // Per-series rules come from the series' metric; the "auto" transform decides per metric:
-  // count for non-negative integers, log1p for other non-negative values, else identity.
-  const int metric_dim = data.keys.dim_index(config.metric_dim);
-  // Per series: bit 1 = has a negative value, bit 2 = has a non-integer value, bit 4 = has any
-  // valid value at all.
-  std::vector<uint8_t> traits(N, 0);
+void accumulate_traits(const float* values, size_t T, size_t n, size_t pitch, uint8_t* traits) {
   constexpr size_t kBlock = 4096;  // series per task, scanned row by row (time-major)
 #pragma omp parallel for schedule(dynamic, 1)
-  for (size_t i0 = 0; i0 < N; i0 += kBlock) {
-    const size_t i1 = std::min(N, i0 + kBlock);
+  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const size_t i1 = std::min(n, i0 + kBlock);
     for (size_t t = 0; t < T; ++t) {
-      const float* row = data.values.data() + t * N;
+      const float* row = values + t * pitch;
       for (size_t i = i0; i < i1; ++i) {
         const float v = row[i];
         if (std::isfinite(v))
-          traits[i] |= static_cast<uint8_t>((v < 0 ? 1 : 0) | (v != std::nearbyint(v) ? 2 : 0) | 4);
+          traits[i] |= static_cast<uint8_t>((v < 0 ? kHasNegative : 0) | (v != std::nearbyint(v) ? kHasFraction : 0) |
+                                            kHasValue);
       }
     }
   }
+}
+
+SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& traits, const Config& config) {
+  const size_t N = keys.num_series();
+  const int metric_dim = keys.dim_index(config.metric_dim);
   std::unordered_map<uint32_t, uint8_t> metric_traits;  // by metric code
   if (metric_dim >= 0)
-    for (size_t i = 0; i < N; ++i) metric_traits[data.keys.code(i, metric_dim)] |= traits[i];
-
-  s.has_data.resize(N);
-  for (size_t i = 0; i < N; ++i) s.has_data[i] = (traits[i] & 4) != 0;
-  s.transform.resize(N);
-  s.direction.resize(N);
-  s.threshold.resize(N);
+    for (size_t i = 0; i < N; ++i) metric_traits[keys.code(i, metric_dim)] |= traits[i];
+  SeriesRules r;
+  r.has_data.resize(N);
+  r.transform.resize(N);
+  r.direction.resize(N);
+  r.threshold.resize(N);
   for (size_t i = 0; i < N; ++i) {
-    const MetricRule& rule = metric_dim >= 0 ? config.rule_for(data.keys.value(i, metric_dim)) : config.default_rule;
-    const uint8_t bits = metric_dim >= 0 ? metric_traits[data.keys.code(i, metric_dim)] : traits[i];
+    r.has_data[i] = (traits[i] & kHasValue) != 0;
+    const MetricRule& rule = metric_dim >= 0 ? config.rule_for(keys.value(i, metric_dim)) : config.default_rule;
+    const uint8_t bits = metric_dim >= 0 ? metric_traits[keys.code(i, metric_dim)] : traits[i];
     switch (rule.transform) {
-      case Transform::Identity: s.transform[i] = kIdentity; break;
-      case Transform::Log1p: s.transform[i] = kLog1p; break;
-      case Transform::Count: s.transform[i] = kCount; break;
-      default: s.transform[i] = (bits & 1) ? kIdentity : (bits & 2) ? kLog1p : kCount;
+      case Transform::Identity: r.transform[i] = kIdentity; break;
+      case Transform::Log1p: r.transform[i] = kLog1p; break;
+      case Transform::Count: r.transform[i] = kCount; break;
+      default: r.transform[i] = (bits & kHasNegative) ? kIdentity : (bits & kHasFraction) ? kLog1p : kCount;
     }
-    s.direction[i] = static_cast<uint8_t>(rule.direction);
-    s.threshold[i] = static_cast<float>(rule.threshold > 0 ? rule.threshold : config.detection.threshold);
+    r.direction[i] = static_cast<uint8_t>(rule.direction);
+    r.threshold[i] = static_cast<float>(rule.threshold > 0 ? rule.threshold : config.detection.threshold);
   }
+  return r;
+}
+
+Scores score_dataset(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule,
+                     const SeriesRules* rules) {
+  const size_t N = data.N(), T = data.T;
+  Scores s;
+  s.params = make_forecast_params(config.forecast, data.start, data.step, T);
+  SeriesRules own;
+  if (!rules) {
+    std::vector<uint8_t> traits(N, 0);
+    accumulate_traits(data.values.data(), T, N, N, traits.data());
+    own = derive_series_rules(data.keys, traits, config);
+    rules = &own;
+  }
+  s.transform = rules->transform;
+  s.has_data = rules->has_data;
+  s.direction = rules->direction;
+  s.threshold = rules->threshold;
 
   using clock = std::chrono::steady_clock;
   auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };

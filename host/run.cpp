@@ -3,36 +3,212 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
+#include <stdexcept>
 
 #include "vigil/timeutil.hpp"
 
 namespace vigil {
 
-RunResult run_scoring(const Dataset& data, const Config& config, Backend& backend, size_t score_from,
-                      const EventSchedule* schedule) {
-  const auto t0 = std::chrono::steady_clock::now();
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
+
+// The batch as a Dataset of its own: the header's keys (same dictionaries, so codes carry over)
+// for `columns`, and their values.
+Dataset batch_dataset(const Dataset& header, const std::vector<uint32_t>& columns, const ValueSource& values) {
+  const size_t n = columns.size(), D = header.keys.num_dims();
+  Dataset b;
+  b.keys.dims = header.keys.dims;
+  b.keys.dictionary = header.keys.dictionary;
+  b.keys.index = header.keys.index;
+  b.keys.series_without_dims = D == 0 ? n : 0;
+  b.keys.codes.resize(n * D);
+  for (size_t k = 0; k < n; ++k)
+    for (size_t d = 0; d < D; ++d) b.keys.codes[k * D + d] = header.keys.code(columns[k], d);
+  b.start = header.start;
+  b.step = header.step;
+  b.T = header.T;
+  b.group_dim = header.group_dim;
+  b.stack_dim = header.stack_dim;
+  b.source = header.source;
+  b.values.resize(header.T * n);
+  values.gather(columns.data(), n, b.values.data());
+  b.observed.resize(header.T * n);
+  if (!values.gather_observed(columns.data(), n, b.observed.data())) b.observed.clear();
+  return b;
+}
+
+template <typename V>
+std::vector<V> pick(const std::vector<V>& all, const std::vector<uint32_t>& columns) {
+  std::vector<V> out(columns.size());
+  for (size_t k = 0; k < columns.size(); ++k) out[k] = all[columns[k]];
+  return out;
+}
+
+// Traits of every series (the "auto" transform decides per metric over the whole input), read
+// in slices of consecutive series no larger than a batch.
+std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice) {
+  const size_t N = header.N(), T = header.T;
+  std::vector<uint8_t> traits(N, 0);
+  if (const Dataset* all = values.in_memory()) {
+    accumulate_traits(all->values.data(), T, N, N, traits.data());
+    return traits;
+  }
+  std::vector<uint32_t> columns;
+  std::vector<float> buffer;
+  for (size_t i0 = 0; i0 < N; i0 += slice) {
+    const size_t n = std::min(slice, N - i0);
+    columns.resize(n);
+    std::iota(columns.begin(), columns.end(), static_cast<uint32_t>(i0));
+    buffer.resize(T * n);
+    values.gather(columns.data(), n, buffer.data());
+    accumulate_traits(buffer.data(), T, n, n, traits.data() + i0);
+  }
+  return traits;
+}
+
+}  // namespace
+
+size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output) {
+  // values + observed; forecast, z, z_derivative, z_volatility; z_base with events; breadth and
+  // correlation with peers; the first pass of the events (a copy, forecast, z); final scores.
+  size_t per_point = 4 + 1 + 16;
+  if (config.mechanisms.events) per_point += 4 + 12;
+  if (config.mechanisms.cross_stack) per_point += 8;
+  if (with_scores_output) per_point += 4;
+  return per_point * std::max<size_t>(T, 1) + 256;  // + keys, rules, forecast state
+}
+
+std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whole_groups, size_t max_series) {
+  const size_t N = header.N();
+  max_series = std::max<size_t>(1, max_series);
+  std::vector<std::vector<uint32_t>> batches;
+  const int group_dim = header.group_dim.empty() ? -1 : header.keys.dim_index(header.group_dim);
+  if (N <= max_series || !whole_groups) {
+    for (size_t i0 = 0; i0 < N; i0 += max_series) {
+      batches.emplace_back(std::min(max_series, N - i0));
+      std::iota(batches.back().begin(), batches.back().end(), static_cast<uint32_t>(i0));
+    }
+    return batches;
+  }
+  if (group_dim < 0) {  // one group: everything is compared with everything
+    batches.emplace_back(N);
+    std::iota(batches.back().begin(), batches.back().end(), 0u);
+    return batches;
+  }
+  // Groups in code order, packed greedily; a group larger than max_series is a batch alone.
+  const size_t G = header.keys.dictionary[group_dim].size();
+  std::vector<size_t> group_size(G, 0);
+  for (size_t i = 0; i < N; ++i) ++group_size[header.keys.code(i, group_dim)];
+  std::vector<size_t> batch_of_group(G, 0);
+  size_t batch = 0, filled = 0;
+  for (size_t g = 0; g < G; ++g) {
+    if (group_size[g] == 0) continue;
+    if (filled > 0 && filled + group_size[g] > max_series) {
+      ++batch;
+      filled = 0;
+    }
+    batch_of_group[g] = batch;
+    filled += group_size[g];
+  }
+  batches.resize(batch + 1);
+  for (size_t i = 0; i < N; ++i) batches[batch_of_group[header.keys.code(i, group_dim)]].push_back(static_cast<uint32_t>(i));
+  return batches;
+}
+
+RunResult run_scoring(const Dataset& header, const ValueSource& values, const Config& config, Backend& backend,
+                      size_t score_from, const EventSchedule* schedule, const BatchOptions& batching) {
+  const auto t0 = SteadyClock::now();
   RunResult r;
   r.score_from = score_from;
-  r.scores = score_dataset(data, config, backend, schedule);
-  const size_t N = data.N(), T = data.T;
-  // A series counts as too short when it has data but not a single scored point to alarm on.
-  std::vector<uint8_t> any_scored(N, 0);
-  constexpr size_t kBlock = 4096;  // series per task; rows of a block stay contiguous
+  const size_t N = header.N(), T = header.T;
+  const size_t max_series =
+      batching.max_series ? batching.max_series
+                          : std::max<size_t>(1, batching.memory_budget /
+                                                    batch_bytes_per_series(T, config, bool(batching.on_batch)));
+  // Mechanisms that compare series within a group need the group whole in one batch.
+  const bool whole_groups = config.mechanisms.cross_stack || (schedule && config.mechanisms.events);
+  const auto plan = plan_batches(header, whole_groups, max_series);
+  if (batching.keep_scores && plan.size() > 1)
+    throw std::invalid_argument("run_scoring: keep_scores needs one batch");
+  r.batches = plan.size();
+
+  auto tr = SteadyClock::now();
+  const SeriesRules rules = derive_series_rules(header.keys, input_traits(header, values, max_series), config);
+  r.read_seconds += seconds_since(tr);
+
+  const Dataset* in_memory = values.in_memory();
+  size_t done = 0;
+  for (const std::vector<uint32_t>& columns : plan) {
+    const size_t n = columns.size();
+    r.largest_batch = std::max(r.largest_batch, n);
+    // One batch of an in-memory input is scored in place, without a copy.
+    const bool whole = in_memory && n == N;
+    tr = SteadyClock::now();
+    Dataset copy;
+    if (!whole) copy = batch_dataset(header, columns, values);
+    const Dataset& data = whole ? *in_memory : copy;
+    SeriesRules batch_rules;
+    if (!whole) {
+      batch_rules.transform = pick(rules.transform, columns);
+      batch_rules.has_data = pick(rules.has_data, columns);
+      batch_rules.direction = pick(rules.direction, columns);
+      batch_rules.threshold = pick(rules.threshold, columns);
+    }
+    r.read_seconds += seconds_since(tr);
+
+    Scores scores = score_dataset(data, config, backend, schedule, whole ? &rules : &batch_rules);
+    r.forecast_seconds += scores.seconds;
+    r.event_seconds += scores.event_seconds;
+    r.peer_seconds += scores.peer_seconds;
+    r.event_occurrences += scores.events.entries.size();
+
+    const auto td = SteadyClock::now();
+    // A series counts as too short when it has data but not a single scored point to alarm on.
+    std::vector<uint8_t> any_scored(n, 0);
+    constexpr size_t kBlock = 4096;  // series per task; rows of a block stay contiguous
 #pragma omp parallel for schedule(dynamic, 1)
-  for (size_t i0 = 0; i0 < N; i0 += kBlock) {
-    const size_t i1 = std::min(N, i0 + kBlock);
-    for (size_t t = score_from; t < T; ++t)
-      for (size_t i = i0; i < i1; ++i) any_scored[i] |= !std::isnan(r.scores.z[t * N + i]);
+    for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+      const size_t i1 = std::min(n, i0 + kBlock);
+      for (size_t t = score_from; t < T; ++t)
+        for (size_t i = i0; i < i1; ++i) any_scored[i] |= !std::isnan(scores.z[t * n + i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      r.empty_series += !scores.has_data[i];
+      r.short_history += scores.has_data[i] && !any_scored[i];
+    }
+    std::vector<Episode> episodes = find_episodes(data, scores, config, score_from);
+    decide_episodes(data, scores, config, score_from, episodes);
+    r.decide_seconds += seconds_since(td);
+    if (batching.on_batch) batching.on_batch(data, scores, episodes);
+    for (Episode& e : episodes) {
+      e.series = columns[e.series];
+      r.episodes.push_back(std::move(e));
+    }
+    if (batching.keep_scores) r.scores = std::move(scores);
+    done += n;
+    if (batching.on_progress) batching.on_progress(done, N);
   }
-  for (size_t i = 0; i < N; ++i) {
-    r.empty_series += !r.scores.has_data[i];
-    r.short_history += r.scores.has_data[i] && !any_scored[i];
-  }
-  r.episodes = find_episodes(data, r.scores, config, score_from);
-  r.notices = decide(data, r.scores, config, score_from, r.episodes);
-  r.alarms = group_alarms(data, r.episodes, config);
-  r.seconds_total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const auto td = SteadyClock::now();
+  std::stable_sort(r.episodes.begin(), r.episodes.end(), [](const Episode& a, const Episode& b) {
+    return a.first != b.first ? a.first < b.first : a.series < b.series;
+  });
+  r.notices = collect_notices(header, config, r.episodes);
+  r.alarms = group_alarms(header, r.episodes, config);
+  r.decide_seconds += seconds_since(td);
+  r.seconds_total = seconds_since(t0);
   return r;
+}
+
+RunResult run_scoring(const Dataset& data, const Config& config, Backend& backend, size_t score_from,
+                      const EventSchedule* schedule) {
+  BatchOptions one;
+  one.max_series = std::max<size_t>(1, data.N());
+  one.keep_scores = true;
+  return run_scoring(data, *memory_source(data), config, backend, score_from, schedule, one);
 }
 
 namespace {
@@ -56,8 +232,10 @@ void print_summary(std::FILE* out, const Dataset& data, const RunResult& run, co
   std::fprintf(out, "scored %zu series x %zu points (step %llds, %s .. %s) on %s [%s]\n", N, T,
                static_cast<long long>(data.step), format_iso(data.start).c_str(),
                format_iso(data.time_at(T ? T - 1 : 0)).c_str(), backend.name().c_str(), backend.device().c_str());
-  std::fprintf(out, "forecast stage %.3f s (%.3g points/s), whole run %.3f s\n", run.scores.seconds,
-               run.scores.seconds > 0 ? points / run.scores.seconds : 0.0, run.seconds_total);
+  std::fprintf(out, "forecast stage %.3f s (%.3g points/s), whole run %.3f s", run.forecast_seconds,
+               run.forecast_seconds > 0 ? points / run.forecast_seconds : 0.0, run.seconds_total);
+  if (run.batches > 1) std::fprintf(out, " in %zu batches of up to %zu series", run.batches, run.largest_batch);
+  std::fprintf(out, "\n");
   if (run.short_history || run.empty_series)
     std::fprintf(out, "not alarmed: %zu series with too little history, %zu series without data\n",
                  run.short_history, run.empty_series);

@@ -3,6 +3,7 @@
 // "Suppression and alarm distillation"), and the JSON Lines / CSV outputs.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,12 @@ struct Notice {
 // returns the external-event notices.
 std::vector<Notice> decide(const Dataset& data, const Scores& scores, const Config& config, size_t score_from,
                            std::vector<Episode>& episodes);
+// decide() in its two halves, for batches: the per-episode decisions need the batch's scores
+// (episodes sorted by (first, series) after); the notices need only the keys, so they are
+// collected once over the episodes of every batch.
+void decide_episodes(const Dataset& data, const Scores& scores, const Config& config, size_t score_from,
+                     std::vector<Episode>& episodes);
+std::vector<Notice> collect_notices(const Dataset& data, const Config& config, std::vector<Episode>& episodes);
 
 struct Alarm {
   std::vector<uint32_t> episodes;  // indices into the episode list
@@ -83,9 +90,32 @@ void write_alarms(const std::string& path, const Dataset& data, const std::vecto
                   const std::vector<Episode>& episodes, size_t max_series_listed);
 void write_ledger(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
                   const std::vector<Episode>& episodes, const std::vector<Notice>& notices);
+// The same, written in full under the temporary name but not yet renamed into place: commit()
+// them once every output of the run is complete, so a failure leaves none behind.
+class AtomicFile;
+std::unique_ptr<AtomicFile> stage_alarms(const std::string& path, const Dataset& data,
+                                         const std::vector<Alarm>& alarms, const std::vector<Episode>& episodes,
+                                         size_t max_series_listed);
+std::unique_ptr<AtomicFile> stage_ledger(const std::string& path, const Dataset& data,
+                                         const std::vector<Alarm>& alarms, const std::vector<Episode>& episodes,
+                                         const std::vector<Notice>& notices);
 // One CSV row per input point (atomic); `final_score` ([T][N], final_score.hpp) fills the
 // `score` column.
 void write_scores(const std::string& path, const Dataset& data, const Scores& scores,
                   const std::vector<float>& final_score);
+
+// The scores CSV written a batch at a time (series in the order the batches come), committed
+// once every batch is in.
+class ScoresWriter {
+ public:
+  ScoresWriter(const std::string& path, const std::vector<std::string>& dims);
+  ~ScoresWriter();
+  void append(const Dataset& batch, const Scores& scores, const std::vector<float>& final_score);
+  void commit();
+
+ private:
+  std::unique_ptr<AtomicFile> out_;
+  std::vector<std::string> stamps_;  // ISO-8601 of each grid point
+};
 
 }  // namespace vigil

@@ -49,6 +49,9 @@ class Backend {
   virtual double copy_bandwidth_gbs() = 0;
   // Host-to-device copy rate from pinned memory (0 for the CPU backend).
   virtual double host_to_device_gbs() { return 0; }
+  // Size device batches as if no more than `bytes` of device memory were free (0: what the
+  // device reports), so a test can score a cube larger than the device. The CPU ignores it.
+  virtual void limit_device_memory(size_t bytes) { (void)bytes; }
 };
 
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);

@@ -34,11 +34,31 @@ struct Scores {
   double peer_seconds = 0;             // backend time of the peer-group stage
 };
 
+// What the forecast needs to know of each series before it starts, from one look at its values:
+// bit kHasNegative, kHasFraction, kHasValue (ORed over the points).
+enum SeriesTrait : uint8_t { kHasNegative = 1, kHasFraction = 2, kHasValue = 4 };
+// ORs the traits of the values [T][n] (time-major, row pitch `pitch`) into traits[0..n).
+void accumulate_traits(const float* values, size_t T, size_t n, size_t pitch, uint8_t* traits);
+
+// The per-series rules: transform, direction and threshold from the series' metric. The "auto"
+// transform decides per metric over every series of it (count for non-negative integers, log1p
+// for other non-negative values, else identity), so it needs the traits of the whole input, not
+// of one batch.
+struct SeriesRules {
+  std::vector<uint8_t> transform;  // [N], TransformCode
+  std::vector<uint8_t> has_data;   // [N]
+  std::vector<uint8_t> direction;  // [N], Direction
+  std::vector<float> threshold;    // [N]
+};
+SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& traits, const Config& config);
+
 // Runs the forecast stage on `backend`. With a schedule and the events mechanism on, it runs
 // twice: a first pass with event points frozen measures each occurrence's effect, the second
 // forecasts with the effects learned from earlier occurrences (event_plan.hpp). With the
 // cross-stack mechanism on, the peer-group stage follows (peers.hpp).
+// `rules` (may be null: derived from `data`): the series' rules, e.g. from the whole input when
+// `data` is one batch of it.
 Scores score_dataset(const Dataset& data, const Config& config, Backend& backend,
-                     const EventSchedule* schedule = nullptr);
+                     const EventSchedule* schedule = nullptr, const SeriesRules* rules = nullptr);
 
 }  // namespace vigil

@@ -1,6 +1,7 @@
 #pragma once
 // One scoring run as `vigil score` and `vigil sample` do it: scores, episodes, alarms, summary.
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -8,21 +9,51 @@
 #include "vigil/backend.hpp"
 #include "vigil/config.hpp"
 #include "vigil/dataset.hpp"
+#include "vigil/value_source.hpp"
 
 namespace vigil {
 
+// How a run splits its series into batches. A batch holds whole groups whenever a mechanism
+// compares series within a group (cross-stack peers, event priors), so batching never changes a
+// score: the alarms are those of one batch holding everything.
+struct BatchOptions {
+  size_t max_series = 0;       // series per batch; 0: as many as memory_budget holds
+  size_t memory_budget = size_t{2} << 30;  // host bytes for one batch's values and scores
+  bool keep_scores = false;    // keep RunResult::scores (one batch only)
+  // After each batch is decided: the batch as a Dataset of its own (series renumbered in
+  // ascending order of the input's), its scores and its episodes (batch series indices).
+  std::function<void(const Dataset& batch, const Scores&, const std::vector<Episode>&)> on_batch;
+  // After each batch: series scored so far, of `total`.
+  std::function<void(size_t done, size_t total)> on_progress;
+};
+
+// The batches: ascending series indices each, whole groups when `whole_groups`.
+std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whole_groups, size_t max_series);
+// Host bytes one series of T points costs in a batch (values, scores, the run's temporaries).
+size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output);
+
 struct RunResult {
-  Scores scores;
+  Scores scores;                  // kept with BatchOptions::keep_scores only
   std::vector<Episode> episodes;
   std::vector<Alarm> alarms;
   std::vector<Notice> notices;    // external-event notices (suppressed, in the ledger)
   size_t score_from = 0;          // grid index
   size_t short_history = 0;       // series with data but never enough history to be scored
   size_t empty_series = 0;        // series without a single valid point
+  size_t batches = 0, largest_batch = 0;  // series in the largest batch
+  size_t event_occurrences = 0;   // series-occurrences of scheduled events applied
+  // Wall time per stage, summed over batches.
+  double read_seconds = 0;        // gathering a batch's values (disk or memory)
+  double forecast_seconds = 0, event_seconds = 0, peer_seconds = 0;
+  double decide_seconds = 0;      // episodes, evidence, decisions (host)
   double seconds_total = 0;
 };
 
-// `schedule` may be null (no --events).
+// `schedule` may be null (no --events). `header`: the keys, grid and roles (its values are not
+// read); `values`: where the batches' values come from.
+RunResult run_scoring(const Dataset& header, const ValueSource& values, const Config& config, Backend& backend,
+                      size_t score_from, const EventSchedule* schedule, const BatchOptions& batching);
+// Everything in one batch from a Dataset in memory, scores kept.
 RunResult run_scoring(const Dataset& data, const Config& config, Backend& backend, size_t score_from,
                       const EventSchedule* schedule = nullptr);
 

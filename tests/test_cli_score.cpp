@@ -1,6 +1,7 @@
 // `vigil score` as a user runs it: files in, files out, exit codes and messages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -212,6 +213,58 @@ TEST(ScoreCli, IrregularTimestampsAreAnErrorOrSnappedToTheGrid) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(test::count_lines(read_file(tmp.file("s.csv"))), d.T + 1);  // one row per input row
   EXPECT_EQ(run_vigil("score --input " + tmp.file("jitter.csv") + " --off-grid nearest").code, 2);
+}
+
+std::vector<std::string> sorted_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+TEST(ScoreCli, BatchesOfGroupsGiveTheOutputsOfOnePiece) {
+  test::TempDir tmp;
+  ASSERT_EQ(test::run_vigil("generate --out " + tmp.file("cube") +
+                            " --shape metric=2,stack=2,device=2,region=3 --days 10 --step 30m --seed 5 --quiet")
+                .code,
+            0);
+  for (const char* batch : {"0", "8"}) {  // one piece; a region (8 series) a batch
+    auto r = test::run_vigil("score --input " + tmp.file("cube") + " --events " + tmp.file("cube/events.csv") +
+                             " --batch-series " + batch + " --alarms " + tmp.file(std::string(batch) + ".alarms") +
+                             " --ledger " + tmp.file(std::string(batch) + ".ledger") + " --scores " +
+                             tmp.file(std::string(batch) + ".scores"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.find("batches") != std::string::npos, std::string(batch) == "8") << r.out;
+  }
+  for (const char* out : {".alarms", ".ledger"})
+    EXPECT_EQ(test::read_file(tmp.file(std::string("0") + out)), test::read_file(tmp.file(std::string("8") + out)))
+        << out;
+  // The scores hold the same rows; batches write their series group by group.
+  const auto one = sorted_lines(test::read_file(tmp.file("0.scores")));
+  EXPECT_GT(one.size(), 24u * 480u);
+  EXPECT_EQ(one, sorted_lines(test::read_file(tmp.file("8.scores"))));
+}
+
+TEST(ScoreCli, AFullDiskIsOneLineAndExitTwoWithNoOutput) {
+  test::TempDir tmp;
+  ASSERT_EQ(test::run_vigil("generate --out " + tmp.file("cube") +
+                            " --shape metric=2,stack=2,device=2,region=3 --days 10 --step 30m --seed 5 --quiet")
+                .code,
+            0);
+  std::filesystem::create_directories(tmp.file("out"));
+  // A file-size limit makes writes fail as a full disk would (EFBIG instead of ENOSPC).
+  const std::string cmd = "ulimit -f 64; " + std::string(VIGIL_BINARY) + " score --input " + tmp.file("cube") +
+                          " --batch-series 8 --alarms " + tmp.file("out/a.jsonl") + " --scores " +
+                          tmp.file("out/s.csv") + " >/dev/null 2>" + tmp.file("err");
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const std::string err = test::read_file(tmp.file("err"));
+  EXPECT_EQ(test::count_lines(err), 1u) << err;
+  EXPECT_NE(err.find("s.csv: cannot write"), std::string::npos) << err;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.file("out")));  // neither output nor temp file
 }
 
 }  // namespace

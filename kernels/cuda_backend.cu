@@ -9,6 +9,7 @@
 
 #include "cuda_check.cuh"
 #include "vigil/backend.hpp"
+#include "vigil/error.hpp"
 
 namespace vigil {
 namespace {
@@ -58,24 +59,28 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   std::string device() const override { return name_; }
 
-  // Series are processed in column batches sized to the free device memory; two streams
-  // alternate so one batch's copies overlap the other's kernel.
+  // Series are processed in column chunks sized to the free device memory (or the limit set by
+  // limit_device_memory), each through pinned staging buffers on one of two streams: while one
+  // stream's chunk is copied and scored, the host packs the next chunk's values into the other
+  // stream's staging buffer and unpacks the outputs of that stream's previous chunk. A chunk
+  // whose device buffers cannot be allocated is retried at half the size; failing at one
+  // series, the run stops with one clear line.
   void forecast(const ForecastParams& p, const ForecastInput& in, const ForecastOutput& out) override {
     const size_t N = in.N, T = in.T;
     if (N == 0 || T == 0) return;
-    // Host arrays that the kernel writes and the copies back address, in [T][N] layout.
-    float* const host_out[] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
+    float* const host_out[kOutputs] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
     size_t outputs = 0;
     for (float* o : host_out) outputs += o != nullptr;
-    const size_t per_series = T * sizeof(float) * (1 + outputs) + sizeof(uint8_t) +
-                              static_cast<size_t>(state_floats(p)) * sizeof(float);
+    const size_t state_bytes = static_cast<size_t>(state_floats(p)) * sizeof(float);
+    const size_t device_per_series = T * sizeof(float) * (1 + outputs) + sizeof(uint8_t) + state_bytes;
+    const size_t staging_per_series = T * sizeof(float) * (1 + outputs);
     size_t free_bytes = 0, total_bytes = 0;
     VIGIL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    constexpr int kStreams = 2;
-    const size_t budget = free_bytes / 2 / kStreams;  // headroom for the allocator and others
-    size_t batch = std::max<size_t>(1, budget / per_series);
-    batch = std::min(batch, N);
-    if (batch > 1024) batch -= batch % 1024;
+    if (device_limit_) free_bytes = std::min(free_bytes, device_limit_);
+    // Half the free memory (headroom for the allocator and other users), split between streams.
+    size_t chunk = std::max<size_t>(1, free_bytes / 2 / kStreams / device_per_series);
+    chunk = std::min({chunk, N, std::max<size_t>(1, kStagingBytes / staging_per_series)});
+    if (chunk > 1024) chunk -= chunk % 1024;
 
     cuda::Stream streams[kStreams];
     // The event rows are small (a few occurrences per series): copied whole, once.
@@ -89,36 +94,91 @@ class CudaBackend final : public Backend {
                                          cudaMemcpyHostToDevice, streams[0].get()));
       streams[0].sync();
     }
-    for (size_t i0 = 0, k = 0; i0 < N; i0 += batch, ++k) {
-      const size_t n = std::min(batch, N - i0);
-      cudaStream_t st = streams[k % kStreams].get();
-      cuda::DeviceBuffer<float> values(T * n, st), state(static_cast<size_t>(state_floats(p)) * n, st);
-      cuda::DeviceBuffer<float> device_out[5];
-      float* kernel_out[5] = {};
-      for (int o = 0; o < 5; ++o)
-        if (host_out[o]) {
-          device_out[o] = cuda::DeviceBuffer<float>(T * n, st);
-          kernel_out[o] = device_out[o].data();
+
+    // Per stream: its device buffers and pinned staging, for `chunk` series, allocated once.
+    struct Lane {
+      cuda::DeviceBuffer<float> values, state, outputs[kOutputs];
+      cuda::DeviceBuffer<uint8_t> codes;
+      cuda::PinnedBuffer<float> staged_in, staged_out;  // [T][n] values; kOutputs x [T][n]
+      size_t i0 = 0, n = 0;                             // the chunk in flight (n = 0: none)
+    };
+    Lane lanes[kStreams];
+    for (;;) {
+      try {
+        for (int k = 0; k < kStreams; ++k) {
+          Lane& lane = lanes[k];
+          cudaStream_t st = streams[k].get();
+          lane.values = cuda::DeviceBuffer<float>(T * chunk, st);
+          lane.state = cuda::DeviceBuffer<float>(static_cast<size_t>(state_floats(p)) * chunk, st);
+          for (int o = 0; o < kOutputs; ++o)
+            lane.outputs[o] = cuda::DeviceBuffer<float>(host_out[o] ? T * chunk : 0, st);
+          lane.codes = cuda::DeviceBuffer<uint8_t>(chunk, st);
+          lane.staged_in = cuda::PinnedBuffer<float>(T * chunk);
+          lane.staged_out = cuda::PinnedBuffer<float>(T * chunk * outputs);
         }
-      cuda::DeviceBuffer<uint8_t> codes(n, st);
-      VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(values.data(), n * sizeof(float), in.values + i0, N * sizeof(float),
-                                         n * sizeof(float), T, cudaMemcpyHostToDevice, st));
-      VIGIL_CUDA_CHECK(cudaMemcpyAsync(codes.data(), in.transform + i0, n, cudaMemcpyHostToDevice, st));
-      constexpr int kThreads = 128;
+        for (auto& s : streams) s.sync();  // stream-ordered allocations report failure here too
+        break;
+      } catch (const cuda::OutOfMemory& e) {
+        for (Lane& lane : lanes) lane = Lane{};
+        for (auto& s : streams) cudaStreamSynchronize(s.get());
+        cudaGetLastError();
+        if (chunk == 1)
+          throw InputError(std::string("CUDA device: cannot allocate the buffers of even one series (") + e.what() +
+                           "); free device memory or use --backend cpu");
+        chunk = std::max<size_t>(1, chunk / 2);
+      }
+    }
+
+    // Outputs of a lane's finished chunk, from its staging buffer into the caller's [T][N].
+    auto unpack = [&](Lane& lane) {
+      if (!lane.n) return;
+      size_t slot = 0;
+      for (int o = 0; o < kOutputs; ++o) {
+        if (!host_out[o]) continue;
+        const float* from = lane.staged_out.data() + slot++ * T * lane.n;
+#pragma omp parallel for schedule(static)
+        for (size_t t = 0; t < T; ++t)
+          std::memcpy(host_out[o] + t * N + lane.i0, from + t * lane.n, lane.n * sizeof(float));
+      }
+      lane.n = 0;
+    };
+    for (size_t i0 = 0, k = 0; i0 < N; i0 += chunk, ++k) {
+      const size_t n = std::min(chunk, N - i0);
+      Lane& lane = lanes[k % kStreams];
+      const cuda::Stream& stream = streams[k % kStreams];
+      cudaStream_t st = stream.get();
+      stream.sync();  // the lane's previous chunk is done: its staging buffers are free
+      unpack(lane);
+#pragma omp parallel for schedule(static)
+      for (size_t t = 0; t < T; ++t)
+        std::memcpy(lane.staged_in.data() + t * n, in.values + t * N + i0, n * sizeof(float));
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.values.data(), lane.staged_in.data(), T * n * sizeof(float),
+                                       cudaMemcpyHostToDevice, st));
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.codes.data(), in.transform + i0, n, cudaMemcpyHostToDevice, st));
+      float* kernel_out[kOutputs] = {};
+      for (int o = 0; o < kOutputs; ++o)
+        if (host_out[o]) kernel_out[o] = lane.outputs[o].data();
       const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
       forecast_kernel<<<blocks, kThreads, 0, st>>>(
-          p, values.data(), codes.data(), in.event_offsets ? event_offsets.data() : nullptr, event_effects.data(),
-          in.freeze_events, state.data(),
+          p, lane.values.data(), lane.codes.data(), in.event_offsets ? event_offsets.data() : nullptr,
+          event_effects.data(), in.freeze_events, lane.state.data(),
           KernelOutputs{kernel_out[0], kernel_out[1], kernel_out[2], kernel_out[3], kernel_out[4]}, T, n, i0);
       VIGIL_CUDA_CHECK_LAUNCH();
-      for (int o = 0; o < 5; ++o)
+      size_t slot = 0;
+      for (int o = 0; o < kOutputs; ++o)
         if (host_out[o])
-          VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(host_out[o] + i0, N * sizeof(float), kernel_out[o], n * sizeof(float),
-                                             n * sizeof(float), T, cudaMemcpyDeviceToHost, st));
-      // Buffers free stream-ordered at scope end, after the copies back.
+          VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.staged_out.data() + slot++ * T * n, kernel_out[o],
+                                           T * n * sizeof(float), cudaMemcpyDeviceToHost, st));
+      lane.i0 = i0;
+      lane.n = n;
     }
-    for (auto& s : streams) s.sync();
+    for (int k = 0; k < kStreams; ++k) {
+      streams[k].sync();
+      unpack(lanes[k]);
+    }
   }
+
+  void limit_device_memory(size_t bytes) override { device_limit_ = bytes; }
 
   void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) override {
     peers_cuda(params, in, out);
@@ -173,8 +233,16 @@ class CudaBackend final : public Backend {
     return best;
   }
 
+  static constexpr int kStreams = 2;
+  static constexpr int kOutputs = 5;
+  static constexpr int kThreads = 128;
+  // Pinned staging per stream at most: large enough to fill the device with threads, small
+  // enough not to pin a large share of host memory.
+  static constexpr size_t kStagingBytes = size_t{1} << 30;
+
   int device_ = 0;
   std::string name_;
+  size_t device_limit_ = 0;  // 0: the device's free memory
 };
 
 }  // namespace

@@ -6,13 +6,22 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace vigil::cuda {
 
+// Device or pinned memory ran out: the caller may retry with less.
+class OutOfMemory : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // A failed CUDA call becomes an exception naming the file, the line and CUDA's message.
 [[noreturn]] inline void throw_cuda_error(cudaError_t err, const char* expr, const char* file, int line) {
-  throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + expr + ": " +
-                           cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+  const std::string what = std::string(file) + ":" + std::to_string(line) + ": " + expr + ": " +
+                           cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
+  if (err == cudaErrorMemoryAllocation) throw OutOfMemory(what);
+  throw std::runtime_error(what);
 }
 
 #define VIGIL_CUDA_CHECK(expr)                                                         \
@@ -56,6 +65,38 @@ class DeviceBuffer {
   T* ptr_ = nullptr;
   size_t count_ = 0;
   cudaStream_t stream_ = nullptr;
+};
+
+// Page-locked host memory, so copies to and from the device run asynchronously at full speed.
+template <typename T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(size_t count) : count_(count) {
+    if (count_) VIGIL_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ptr_), count_ * sizeof(T)));
+  }
+  ~PinnedBuffer() {
+    if (ptr_) cudaFreeHost(ptr_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  PinnedBuffer(PinnedBuffer&& o) noexcept { *this = std::move(o); }
+  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
+    if (this != &o) {
+      if (ptr_) cudaFreeHost(ptr_);
+      ptr_ = o.ptr_;
+      count_ = o.count_;
+      o.ptr_ = nullptr;
+      o.count_ = 0;
+    }
+    return *this;
+  }
+  T* data() const { return ptr_; }
+  size_t size() const { return count_; }
+
+ private:
+  T* ptr_ = nullptr;
+  size_t count_ = 0;
 };
 
 class Stream {

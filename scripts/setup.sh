@@ -2,7 +2,8 @@
 # Installs what vigil needs to build and test on Debian 12 (root or sudo). Idempotent.
 # nvcc is optional: with /usr/local/cuda present the CUDA backend is built too.
 set -euo pipefail
-packages=(cmake ninja-build g++ libcxxopts-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libgmock-dev ccache)
+packages=(cmake ninja-build g++ libcxxopts-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libgmock-dev ccache
+          python3-numpy python3-pandas)  # the last two: the NumPy peer of `vigil bench` (bench/numpy_peer.py)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,8 +21,21 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "vigil/hd.hpp"
+
+// The per-point functions are written branch-free (selects, not ifs; every state element stored
+// back, changed or not) and without libm calls on the hot path, so that the CPU backend's
+// `#pragma omp simd` loop over a block's series vectorises them whole. VIGIL_HD_INLINE forces
+// the inlining that this needs under g++ (the step is too large for its default heuristics).
+#if defined(__CUDACC__)
+#define VIGIL_HD_INLINE VIGIL_HD
+#elif defined(__GNUC__)
+#define VIGIL_HD_INLINE inline __attribute__((always_inline))
+#else
+#define VIGIL_HD_INLINE inline
+#endif
 
 namespace vigil {
 
@@ -111,10 +124,14 @@ VIGIL_HD int state_floats(const ForecastParams& p) {
   return profiles_offset(p) + p.daily_knots + p.weekly_knots + p.scale_slots;
 }
 
+// One series' state (the CUDA thread's, the reference's). The step functions below read and write
+// the state through get/set, so the CPU backend can hand them a state of several series at once.
 struct StateRef {
   float* base;
   size_t stride;
   VIGIL_HD float& operator[](int k) const { return base[static_cast<size_t>(k) * stride]; }
+  VIGIL_HD float get(int k) const { return (*this)[k]; }
+  VIGIL_HD void set(int k, float v) const { (*this)[k] = v; }
 };
 
 // Where grid point t falls in the day and the week: the same for every series.
@@ -124,6 +141,7 @@ struct Clock {
   int week_knot;
   float week_w;
   int scale_slot;
+  int ring_slot;   // position of this step in the derivative's ring of 2k recent z
 };
 
 VIGIL_HD int64_t positive_mod(int64_t a, int64_t m) {
@@ -149,6 +167,7 @@ VIGIL_HD Clock clock_at(const ForecastParams& p, int64_t t) {
     c.week_w = 0;
   }
   c.scale_slot = static_cast<int>(day_sec * p.scale_slots / 86400);
+  c.ring_slot = static_cast<int>(positive_mod(t, 2 * (p.derivative_points > 0 ? p.derivative_points : 1)));
   return c;
 }
 
@@ -160,15 +179,208 @@ enum TransformCode : uint8_t {
                   // noise of the forecast count, and z is the count's Poisson tail (count_z)
 };
 
+// ---- Lanes --------------------------------------------------------------------------------------
+// The per-point math below is written once for a lane type V: `float`, one series (the CUDA
+// thread, the reference), or on the CPU a GCC vector of W floats, W series at once (one per lane:
+// simd::Vec<W>::F). Both read the same: arithmetic and comparisons are operators; a comparison
+// gives a mask (a bool, or an int vector of -1/0) that ?:, &&, || and ! take; and `m ? a : b`
+// selects lane by lane, both sides computed for a vector. Hence the step is branch-free: every
+// state element is stored back, changed or not, and the few real branches (`if (any(m))`) only
+// skip work whose result no lane keeps. What differs between lane types (square root, bit
+// patterns, conversions) is the overloads that follow.
+template <class V>
+struct Lane;  // the integer lane types that go with V
+template <>
+struct Lane<float> {
+  using I = int32_t;
+  using U = uint32_t;
+};
+
+VIGIL_HD_INLINE uint32_t float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#elif defined(__GNUC__) && !defined(__CUDACC__)
+  return __builtin_bit_cast(uint32_t, f);
+#else
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+
+VIGIL_HD_INLINE float bits_float(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#elif defined(__GNUC__) && !defined(__CUDACC__)
+  return __builtin_bit_cast(float, u);
+#else
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+#endif
+}
+
+VIGIL_HD_INLINE float to_float(int32_t i) { return static_cast<float>(i); }
+VIGIL_HD_INLINE int32_t to_int(float f) { return static_cast<int32_t>(f); }  // truncates
+VIGIL_HD_INLINE int32_t as_int(uint32_t u) { return static_cast<int32_t>(u); }
+VIGIL_HD_INLINE uint32_t as_uint(int32_t i) { return static_cast<uint32_t>(i); }
+VIGIL_HD_INLINE float sqrt_of(float x) { return sqrtf(x); }
+VIGIL_HD_INLINE float abs_of(float x) { return fabsf(x); }
+VIGIL_HD_INLINE bool any(bool m) { return m; }
+
+#if !defined(__CUDACC__) && defined(__GNUC__)
+namespace simd {
+template <int W>
+struct Vec {
+  typedef float F __attribute__((vector_size(4 * W)));
+  typedef int32_t I __attribute__((vector_size(4 * W)));
+  typedef uint32_t U __attribute__((vector_size(4 * W)));
+  typedef uint64_t Q __attribute__((vector_size(4 * W)));
+};
+}  // namespace simd
+#define VIGIL_SIMD_LANES(W)                                                                              \
+  template <>                                                                                            \
+  struct Lane<simd::Vec<W>::F> {                                                                         \
+    using I = simd::Vec<W>::I;                                                                           \
+    using U = simd::Vec<W>::U;                                                                           \
+  };                                                                                                     \
+  VIGIL_HD_INLINE simd::Vec<W>::U float_bits(simd::Vec<W>::F v) { return (simd::Vec<W>::U)v; }           \
+  VIGIL_HD_INLINE simd::Vec<W>::F bits_float(simd::Vec<W>::U v) { return (simd::Vec<W>::F)v; }           \
+  VIGIL_HD_INLINE simd::Vec<W>::F to_float(simd::Vec<W>::I v) {                                          \
+    return __builtin_convertvector(v, simd::Vec<W>::F);                                                  \
+  }                                                                                                      \
+  VIGIL_HD_INLINE simd::Vec<W>::I to_int(simd::Vec<W>::F v) { return __builtin_convertvector(v, simd::Vec<W>::I); } \
+  VIGIL_HD_INLINE simd::Vec<W>::I as_int(simd::Vec<W>::U v) { return (simd::Vec<W>::I)v; }               \
+  VIGIL_HD_INLINE simd::Vec<W>::U as_uint(simd::Vec<W>::I v) { return (simd::Vec<W>::U)v; }              \
+  VIGIL_HD_INLINE simd::Vec<W>::F sqrt_of(simd::Vec<W>::F v) {                                           \
+    simd::Vec<W>::F r;                                                                                   \
+    for (int i = 0; i < W; ++i) r[i] = __builtin_sqrtf(v[i]);                                            \
+    return r;                                                                                            \
+  }                                                                                                      \
+  VIGIL_HD_INLINE simd::Vec<W>::F abs_of(simd::Vec<W>::F v) {                                            \
+    return (simd::Vec<W>::F)((simd::Vec<W>::U)v & 0x7fffffffu);                                          \
+  }                                                                                                      \
+  VIGIL_HD_INLINE bool any(simd::Vec<W>::I m) {                                                          \
+    const simd::Vec<W>::Q q = (simd::Vec<W>::Q)m;                                                        \
+    uint64_t r = 0;                                                                                      \
+    for (int i = 0; i < W / 2; ++i) r |= q[i];                                                           \
+    return r != 0;                                                                                       \
+  }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // wide vectors are only used inlined, inside AVX code
+VIGIL_SIMD_LANES(4)
+VIGIL_SIMD_LANES(8)
+VIGIL_SIMD_LANES(16)
+#pragma GCC diagnostic pop
+#undef VIGIL_SIMD_LANES
+#endif
+
+// A lane of value x (x - 0 is x for every x, -0 and NaN included).
+template <class V>
+VIGIL_HD_INLINE V splat(float x) {
+  return x - V{};
+}
+template <class V>
+VIGIL_HD_INLINE auto is_nan(V x) {
+  return x != x;
+}
+template <class V>
+VIGIL_HD_INLINE auto is_finite(V x) {
+  return abs_of(x) <= 3.4028234664e38f;  // false for NaN and inf
+}
+
 // min/max as comparisons: g++ keeps fminf/fmaxf as libm calls (their NaN rules differ from the
 // SSE instructions), which costs the CPU backend a multiple of its time. Like fminf/fmaxf these
 // return `b` when `a` is NaN; `b` is never NaN at the call sites.
-VIGIL_HD float min_f(float a, float b) { return a < b ? a : b; }
-VIGIL_HD float max_f(float a, float b) { return a > b ? a : b; }
+template <class A, class B>
+VIGIL_HD_INLINE auto min_f(A a, B b) {
+  return a < b ? a : b;
+}
+template <class A, class B>
+VIGIL_HD_INLINE auto max_f(A a, B b) {
+  return a > b ? a : b;
+}
+template <class V>
+VIGIL_HD_INLINE V clampf(V v, float lo, float hi) {
+  return min_f(max_f(v, lo), hi);
+}
+
+// ---- Float math without libm ---------------------------------------------------------------------
+// glibc's log1pf/expm1f/cbrtf are calls that keep the CPU backend scalar; both backends use these
+// instead, so they agree with each other as before. Measured over every float against double
+// precision: fast_log1p < 1 ulp (x >= 0), fast_expm1 < 1.5 ulp, fast_cbrt < 2.2 ulp (x >= 0).
+
+// log1p(x) for x >= 0: musl's (FreeBSD's) log1pf with its branches turned into selects.
+template <class V>
+VIGIL_HD_INLINE V fast_log1p(V x) {
+  using U = typename Lane<V>::U;
+  using I = typename Lane<V>::I;
+  const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
+  const float lg1 = 0.66666662693f, lg2 = 0.40000972152f, lg3 = 0.28498786688f, lg4 = 0.24279078841f;
+  // 1 + x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)); c corrects the rounding of 1 + x.
+  const V u = 1.0f + x;
+  const U iu = float_bits(u) + (0x3f800000u - 0x3f3504f3u);
+  const I k = as_int(iu >> 23) - 0x7f;
+  const V c_big = k < 25 ? (k >= 2 ? 1.0f - (u - x) : x - (u - 1.0f)) / u : splat<V>(0.0f);
+  const V f_big = bits_float((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
+  const auto small = x < 0.41421353816986083984375f;  // 1 + x < sqrt(2): k = 0, f = x
+  const V f = small ? x : f_big;
+  const V c = small ? splat<V>(0.0f) : c_big;
+  const V dk = small ? splat<V>(0.0f) : to_float(k);
+  const V s = f / (2.0f + f);
+  const V z = s * s;
+  const V w = z * z;
+  const V r = z * (lg1 + w * lg3) + w * (lg2 + w * lg4);
+  const V hfsq = 0.5f * f * f;
+  return s * (hfsq + r) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
+}
+
+// expm1(x) for any x (NaN stays NaN): x = k ln2 + r, |r| <= ln2 / 2, expm1(x) = 2^k expm1(r) +
+// 2^k - 1, with 2^k - 1 exact and expm1(r) a degree-8 Taylor polynomial.
+template <class V>
+VIGIL_HD_INLINE V fast_expm1(V x) {
+  const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f, inv_ln2 = 1.4426950216e+00f;
+  const V xc = min_f(max_f(x, -80.0f), 89.0f);  // beyond: -1 and inf
+  const float shifter = 12582912.0f;            // 1.5 * 2^23: adding it rounds to an integer
+  const V kf = (xc * inv_ln2 + shifter) - shifter;
+  const V r = (xc - kf * ln2_hi) - kf * ln2_lo;
+  const V p =
+      r + r * r *
+              (0.5f + r * (1.6666667163e-01f +
+                           r * (4.1666667908e-02f +
+                                r * (8.3333337680e-03f +
+                                     r * (1.3888889225e-03f + r * (1.9841270114e-04f + r * 2.4801587642e-05f))))));
+  const V half_scale = bits_float(as_uint(to_int(kf) + 126) << 23);  // 2^(k-1)
+  const V v = 2.0f * (half_scale * p + (half_scale - 0.5f));
+  return is_nan(x) ? x : v;
+}
+
+// cbrt(x) for x >= 0: an exponent-third first guess, then two Halley steps.
+template <class V>
+VIGIL_HD_INLINE V fast_cbrt(V x) {
+  const auto tiny = x < 1.9721522630525295e-31f;  // 2^-102: scaled up by 2^120
+  const V xs = tiny ? x * 1.329227995784916e+36f : x;
+  V y = bits_float(as_uint(to_int(to_float(as_int(float_bits(xs))) * (1.0f / 3.0f))) + 0x2a555555u);
+  for (int i = 0; i < 2; ++i) {
+    const V t = y * (y * y / xs);  // y^3 / x, without overflow
+    y = y * ((t + 2.0f) / (2.0f * t + 1.0f));
+  }
+  y = tiny ? y * 9.094947017729282e-13f : y;  // 2^-40
+  return (!(x > 0.0f) || x > 3.4028234664e38f) ? x : y;  // 0, inf, NaN: themselves
+}
+
+// ---- Transforms, counts --------------------------------------------------------------------------
+
+// `code`: the TransformCode as a float lane.
+template <class V>
+VIGIL_HD_INLINE V transform_lane(V x, V code) {
+  const auto logs = code != 0.0f;
+  const V y = any(logs) ? (logs ? fast_log1p(max_f(x, 0.0f)) : x) : x;
+  return is_finite(x) ? y : splat<V>(NAN);  // NaN and inf are missing points
+}
 
 VIGIL_HD float transform_value(float x, uint8_t transform) {
-  if (!isfinite(x)) return NAN;  // NaN and inf are missing points
-  return transform != kIdentity ? log1pf(max_f(x, 0.0f)) : x;
+  return transform_lane(x, static_cast<float>(transform));
 }
 
 VIGIL_HD float inverse_transform(float y, uint8_t transform) {
@@ -183,35 +395,46 @@ VIGIL_HD float inverse_transform(float y, uint8_t transform) {
 // exact value) judges them right. Large counts, though, vary multiplicatively (drift, audience),
 // where the log residual is right. So the z of a count blends the two by the share of the
 // series' variance that Poisson noise explains.
-VIGIL_HD float poisson_z(float count, float lambda) {
-  if (count >= lambda) {
-    if (count <= 0.0f) return 0.0f;
-    const float k = count;  // P(X >= k) = P(Gamma(k) <= lambda)
-    return max_f(3.0f * sqrtf(k) * (1.0f - 1.0f / (9.0f * k) - cbrtf(lambda / k)), 0.0f);
-  }
-  const float k = count + 1.0f;  // P(X <= count) = P(Gamma(count + 1) >= lambda)
-  return min_f(-3.0f * sqrtf(k) * (cbrtf(lambda / k) - 1.0f + 1.0f / (9.0f * k)), 0.0f);
+template <class V>
+VIGIL_HD_INLINE V poisson_z(V count, V lambda) {
+  // count >= lambda: P(X >= k) = P(Gamma(k) <= lambda), k = count;
+  // else: P(X <= count) = P(Gamma(count + 1) >= lambda)
+  const auto upper = count >= lambda;
+  const V k = upper ? count : count + 1.0f;
+  const V root = fast_cbrt(lambda / k);
+  const V z_upper =
+      count <= 0.0f ? splat<V>(0.0f) : max_f(3.0f * sqrt_of(k) * (1.0f - 1.0f / (9.0f * k) - root), 0.0f);
+  const V z_lower = min_f(-3.0f * sqrt_of(k) * (root - 1.0f + 1.0f / (9.0f * k)), 0.0f);
+  return upper ? z_upper : z_lower;
 }
 
 // sd of log1p(Poisson(lambda)) by the delta method, with lambda held at >= count_floor: below
 // that the counts are too discrete for a Gaussian z (a single error where 0.01 was expected is a
 // 1 % event, not a 10-sigma one), so a night-time 0 -> 3 errors stays unremarkable.
-VIGIL_HD float poisson_log_sd(float lambda, float count_floor) {
-  const float lambda_c = max_f(lambda, count_floor);
-  return sqrtf(lambda_c) / (1.0f + lambda_c);
+template <class V>
+VIGIL_HD_INLINE V poisson_log_sd(V lambda, float count_floor) {
+  const V lambda_c = max_f(lambda, count_floor);
+  return sqrt_of(lambda_c) / (1.0f + lambda_c);
+}
+
+// The blended z of a count, used beyond |z_log| 2 (count_z).
+template <class V>
+VIGIL_HD_INLINE V count_tail_z(V z_log, V y, V lambda, V sigma, V poisson_sd) {
+  const V count = max_f(fast_expm1(y), 0.0f);
+  const V poisson_share = min_f(poisson_sd / sigma, 1.0f);  // of the sd
+  const V z_poisson = poisson_z(count, lambda) * poisson_share;  // over the overdispersion
+  const V w = poisson_share * poisson_share;                     // of the variance
+  return w * z_poisson + (1.0f - w) * z_log;
 }
 
 // `z_log`: the log residual over `sigma`, the series' scale in log space (at least `poisson_sd`,
 // poisson_log_sd of the forecast); `y`: the transformed count; `lambda`: the forecast count (>= 0).
 // Within +-2 of the forecast the two z agree well enough for a detector whose threshold is 5, so
 // the tail is only computed beyond (it costs a cube root and an exponential a point).
-VIGIL_HD float count_z(float z_log, float y, float lambda, float sigma, float poisson_sd) {
-  if (!(fabsf(z_log) > 2.0f)) return z_log;
-  const float count = max_f(expm1f(y), 0.0f);
-  const float poisson_share = min_f(poisson_sd / sigma, 1.0f);  // of the sd
-  const float z_poisson = poisson_z(count, lambda) * poisson_share;  // over the overdispersion
-  const float w = poisson_share * poisson_share;                     // of the variance
-  return w * z_poisson + (1.0f - w) * z_log;
+template <class V>
+VIGIL_HD_INLINE V count_z(V z_log, V y, V lambda, V sigma, V poisson_sd) {
+  const auto tail = abs_of(z_log) > 2.0f;
+  return any(tail) ? (tail ? count_tail_z(z_log, y, lambda, sigma, poisson_sd) : z_log) : z_log;
 }
 
 VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
@@ -230,32 +453,28 @@ VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
   for (int k = 0; k < n; ++k) s[state::kRing + k] = NAN;
 }
 
+// ---- Profiles ------------------------------------------------------------------------------------
+
 // Value of a piecewise-linear periodic profile between knots k and k+1; an unseen knot (NaN)
 // defers to its neighbour.
-VIGIL_HD float profile_at(StateRef s, int offset, int knots, int k, float w) {
-  const float a = s[offset + k];
-  const float b = s[offset + (k + 1 == knots ? 0 : k + 1)];
-  if (isnan(a)) return b;
-  if (isnan(b)) return a;
-  return a + w * (b - a);
+template <class S>
+VIGIL_HD_INLINE auto profile_at(const S& s, int offset, int knots, int k, float w) {
+  const auto a = s.get(offset + k);
+  const auto b = s.get(offset + (k + 1 == knots ? 0 : k + 1));
+  return is_nan(a) ? b : (is_nan(b) ? a : a + w * (b - a));
 }
 
-// Moves the two knots around the phase toward an observation. `rate` <= 1 per full visit; an
-// unseen knot takes the target outright (first-cycle initialisation).
-VIGIL_HD void profile_learn(StateRef s, int offset, int knots, int k, float w, float residual,
-                            float target, float rate) {
+// Where `apply`, moves the two knots around the phase toward an observation. `rate` <= 1 per full
+// visit; an unseen knot takes the target outright (first-cycle initialisation).
+template <class S, class V, class M>
+VIGIL_HD_INLINE void profile_learn(const S& s, int offset, int knots, int k, float w, V residual, V target, V rate,
+                                   M apply) {
   const int k1 = k + 1 == knots ? 0 : k + 1;
-  float& a = s[offset + k];
-  float& b = s[offset + k1];
-  if (isnan(a)) a = target;
-  else a += rate * (1.0f - w) * residual;
-  if (w > 0.0f) {
-    if (isnan(b)) b = target;
-    else b += rate * w * residual;
-  }
+  const V a = s.get(offset + k);
+  s.set(offset + k, apply ? (is_nan(a) ? target : a + rate * (1.0f - w) * residual) : a);
+  const V b = s.get(offset + k1);  // read after a's store: with one knot, a and b are the same
+  s.set(offset + k1, (apply && w > 0.0f) ? (is_nan(b) ? target : b + rate * w * residual) : b);
 }
-
-VIGIL_HD float clampf(float v, float lo, float hi) { return min_f(max_f(v, lo), hi); }
 
 constexpr int kMaxDerivativePoints = 4;
 
@@ -286,198 +505,228 @@ VIGIL_HD float event_effect_at(const EventEffect* list, uint32_t count, uint32_t
   return sum;
 }
 
-struct PointScore {
-  float forecast;      // transformed space, event effect included; NaN while warming up
-  float z;             // z_forecast against that forecast; NaN: missing, or too little history
-  float z_base;        // the same without the event effect (what a plain detector would see)
-  float z_derivative;  // change of z over the last 2k points, in units of its noise
-  float z_volatility;  // short-window spread of z (about 1 when the series behaves)
+template <class V>
+struct PointScoreOf {
+  V forecast;      // transformed space, event effect included; NaN while warming up
+  V z;             // z_forecast against that forecast; NaN: missing, or too little history
+  V z_base;        // the same without the event effect (what a plain detector would see)
+  V z_derivative;  // change of z over the last 2k points, in units of its noise
+  V z_volatility;  // short-window spread of z (about 1 when the series behaves)
 };
+using PointScore = PointScoreOf<float>;
+
+// ---- The step ------------------------------------------------------------------------------------
 
 // The derivative and volatility of the z just computed (NaN for a missing point), updating their
-// short-window state. Runs on every step of the series' life so the windows advance with time.
-VIGIL_HD void short_window_scores(const ForecastParams& p, StateRef s, float age, PointScore& out) {
-  const float z = out.z;
+// short-window state. Runs on every step of the series' life (`live`: from its first valid point
+// on) so the windows advance with time. A step's place in the ring is the clock's, the same for
+// every series: the ring holds the last 2k steps, in whatever rotation.
+template <class S, class V, class M>
+VIGIL_HD_INLINE void short_window_scores(const ForecastParams& p, const S& s, const Clock& c, M live,
+                                         PointScoreOf<V>& out) {
+  const V z = out.z;
   const int k = p.derivative_points, ring = 2 * k;
-  const int slot = static_cast<int>(age) % ring;  // ring position of this step
-  s[state::kRing + slot] = z;
-  // The ring holds the last 2k steps: the k ending at `slot` are recent, the others prior.
-  float all = 0, recent = 0;
-  int n_all = 0, n_recent = 0;
-  // A fixed trip count (masked beyond the ring) keeps the CPU backend's loop over series
-  // vectorisable.
-  for (int j = 0; j < kMaxDerivativePoints * 2; ++j) {
-    const float v = j < ring ? s[state::kRing + j] : NAN;
-    const bool valid = !isnan(v);
+  const int slot = c.ring_slot;
+  s.set(state::kRing + slot, live ? z : s.get(state::kRing + slot));
+  // The k steps ending at `slot` are recent, the others prior.
+  V all = splat<V>(0.0f), recent = splat<V>(0.0f), n_all = splat<V>(0.0f), n_recent = splat<V>(0.0f);
+  for (int j = 0; j < ring; ++j) {
+    const V v = s.get(state::kRing + j);
+    const auto valid = !is_nan(v);
     const int back = slot - j < 0 ? slot - j + ring : slot - j;  // steps ago
     all += valid ? v : 0.0f;
-    n_all += valid;
-    recent += (valid && back < k) ? v : 0.0f;
-    n_recent += valid && back < k;
+    n_all += valid ? splat<V>(1.0f) : 0.0f;
+    if (back < k) {
+      recent += valid ? v : 0.0f;
+      n_recent += valid ? splat<V>(1.0f) : 0.0f;
+    }
   }
-  const int n_prior = n_all - n_recent;
+  const V n_prior = n_all - n_recent;
+  const auto has_z = live && !is_nan(z);
   // A difference of two means of unit-variance values: divided by its standard deviation.
-  out.z_derivative = (isnan(z) || n_recent == 0 || n_prior == 0)
-                         ? NAN
-                         : (recent / n_recent - (all - recent) / n_prior) /
-                               sqrtf(1.0f / n_recent + 1.0f / n_prior);
-  if (isnan(z)) {
-    out.z_volatility = NAN;
-    return;
-  }
+  out.z_derivative = (!has_z || n_recent == 0.0f || n_prior == 0.0f)
+                         ? splat<V>(NAN)
+                         : (recent / n_recent - (all - recent) / n_prior) / sqrt_of(1.0f / n_recent + 1.0f / n_prior);
   // Clipped so one wild point raises the spread for a while without dominating it for hours.
-  const float zc = min_f(max_f(z, -10.0f), 10.0f);
-  float mean = s[state::kVolMean], var = s[state::kVolVar];
-  if (isnan(var)) {
-    mean = zc;
-    var = 1.0f;  // start at the calibrated value
-  } else {
-    const float d = zc - mean;
-    mean += p.volatility_rate * d;
-    var = (1.0f - p.volatility_rate) * (var + p.volatility_rate * d * d);
-  }
-  s[state::kVolMean] = mean;
-  s[state::kVolVar] = var;
-  out.z_volatility = sqrtf(var);
+  const V zc = min_f(max_f(z, -10.0f), 10.0f);
+  const V mean0 = s.get(state::kVolMean), var0 = s.get(state::kVolVar);
+  const V d = zc - mean0;
+  // The first scored point starts the spread at its calibrated value, 1.
+  const V mean = is_nan(var0) ? zc : mean0 + p.volatility_rate * d;
+  const V var = is_nan(var0) ? splat<V>(1.0f) : (1.0f - p.volatility_rate) * (var0 + p.volatility_rate * d * d);
+  s.set(state::kVolMean, has_z ? mean : mean0);
+  s.set(state::kVolVar, has_z ? var : var0);
+  out.z_volatility = has_z ? sqrt_of(var) : splat<V>(NAN);
 }
 
-// The forecast part of one step (forecast_step below adds the short-window scores).
-VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clock& c, float x, uint8_t transform,
-                                  float event_effect, bool frozen) {
+// The forecast part of one step (forecast_step_t below adds the short-window scores), for one
+// lane of series. `code`: the TransformCode as a float. kWeekly: p.weekly_knots > 0. !kEvents: no
+// event effect and nothing frozen (the CPU backend's blocks without events): z_base is the z.
+template <bool kWeekly, bool kEvents, class S, class V, class M>
+VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S& s, const Clock& c, V x, V code,
+                                                V event_effect, M frozen) {
+  if (!kEvents) {
+    event_effect = V{};
+    frozen = M{};
+  }
   const int daily = profiles_offset(p);
   const int weekly = daily + p.daily_knots;
   const int slots = weekly + p.weekly_knots;
-  const float y_observed = transform_value(x, transform);
-  const float y = y_observed - event_effect;  // the state sees the event-adjusted value
-  const float age = s[state::kAge];
-  const float level = s[state::kLevel];
+  const auto is_count = code == static_cast<float>(kCount);
+  const V y_observed = transform_lane(x, code);
+  const V y = y_observed - event_effect;  // the state sees the event-adjusted value
+  const V age = s.get(state::kAge);
+  const V level = s.get(state::kLevel);
+  // Before the series' first valid point (age 0), a valid point becomes the level and starts the
+  // series' time; nothing else happens.
+  const auto first = age == 0.0f;
+  const auto valid = !is_nan(y);
+  const auto warm = age >= static_cast<float>(p.warmup_steps);
+  const auto learning = age < static_cast<float>(p.min_history_steps);
 
-  if (age == 0.0f) {  // first valid point: it becomes the level; the series' time starts here
-    if (!isnan(y)) {
-      s[state::kLevel] = y;
-      s[state::kAge] = 1.0f;
-    }
-    return {NAN, NAN, NAN, NAN, NAN};
-  }
-  s[state::kAge] = age + 1.0f;
-  const bool warm = age >= static_cast<float>(p.warmup_steps);
-  const bool learning = age < static_cast<float>(p.min_history_steps);
-
-  const float daily_season = profile_at(s, daily, p.daily_knots, c.day_knot, c.day_w);
-  const float f_daily = level + daily_season;
-  float week_season = NAN;
-  if (p.weekly_knots > 0) week_season = profile_at(s, weekly, p.weekly_knots, c.week_knot, c.week_w);
-  const float f_weekly = f_daily + (isnan(week_season) ? 0.0f : week_season);
-  const bool use_weekly = !isnan(week_season) && age >= static_cast<float>(8 * p.points_per_day) &&
-                          s[state::kWeeklyError] < s[state::kDailyError];
-  const float forecast = (!warm || isnan(f_daily)) ? NAN : (use_weekly ? f_weekly : f_daily);
-  const float reported = forecast + event_effect;
-  if (isnan(y)) return {reported, NAN, NAN, NAN, NAN};
-
-  if (isnan(forecast)) {
-    // First day (or a phase it never saw): build the daily profile around the first level.
-    const float target = y - level;
-    if (!frozen)
-      profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w,
-                    isnan(daily_season) ? 0.0f : target - daily_season, target, warm ? 0.0f : 0.5f);
-    return {NAN, NAN, NAN, NAN, NAN};
-  }
+  const V daily_season = profile_at(s, daily, p.daily_knots, c.day_knot, c.day_w);
+  const V f_daily = level + daily_season;
+  const V week_season =
+      kWeekly ? profile_at(s, weekly, p.weekly_knots, c.week_knot, c.week_w) : splat<V>(NAN);
+  const V f_weekly = f_daily + (is_nan(week_season) ? splat<V>(0.0f) : week_season);
+  const auto use_weekly = !is_nan(week_season) && age >= static_cast<float>(8 * p.points_per_day) &&
+                          s.get(state::kWeeklyError) < s.get(state::kDailyError);
+  const V forecast = (!warm || is_nan(f_daily)) ? splat<V>(NAN) : (use_weekly ? f_weekly : f_daily);
+  const V reported = forecast + event_effect;
+  // A valid point is scored against the forecast; without one (the first day, or a phase never
+  // seen) it builds the daily profile around the first level.
+  const auto scored = !first && valid && !is_nan(forecast);
+  const auto builds = !first && valid && is_nan(forecast) && !frozen;
+  const auto update = scored && !frozen;  // the state learns from the scored point
 
   // Scale: the slot's mean |e| shrunk toward the global one while the slot has few visits.
-  const float residuals = s[state::kResiduals];
-  const float global_scale = s[state::kGlobalScale];
-  const float slot_scale = s[slots + c.scale_slot];
-  const float slot_visits = min_f(residuals / p.scale_slots, 1e6f);
-  float mean_abs = global_scale;
-  if (!isnan(slot_scale))
-    mean_abs = (slot_visits * slot_scale + p.scale_prior_visits * global_scale) /
-               (slot_visits + p.scale_prior_visits);
-  const float floor = transform != kIdentity ? p.scale_floor_log : p.scale_floor_rel * fabsf(forecast);
-  float sigma = 1.2533f * max_f(mean_abs, max_f(floor, 1e-12f));
-  const float lambda = transform == kCount ? max_f(expm1f(forecast), 0.0f) : 0.0f;  // forecast count
-  const float poisson_sd = transform == kCount ? poisson_log_sd(lambda, p.count_floor) : 0.0f;
-  sigma = max_f(sigma, poisson_sd);  // counts: never below their Poisson noise
-  const float e = y - forecast;
-  // Clamped so that a constant series that suddenly moves gives a large, finite z.
-  float z_raw = isnan(global_scale) ? NAN : clampf(e / sigma, -1e6f, 1e6f);
-  float z_base = isnan(global_scale) ? NAN : clampf((y_observed - forecast) / sigma, -1e6f, 1e6f);
-  if (transform == kCount && !isnan(global_scale)) {
-    z_raw = count_z(z_raw, y, lambda, sigma, poisson_sd);
-    z_base = event_effect == 0.0f ? z_raw : count_z(z_base, y_observed, lambda, sigma, poisson_sd);
+  const V residuals = s.get(state::kResiduals);
+  const V global_scale = s.get(state::kGlobalScale);
+  const V slot_scale = s.get(slots + c.scale_slot);
+  const V slot_visits = min_f(residuals / static_cast<float>(p.scale_slots), 1e6f);
+  const V mean_abs = is_nan(slot_scale) ? global_scale
+                                        : (slot_visits * slot_scale + p.scale_prior_visits * global_scale) /
+                                              (slot_visits + p.scale_prior_visits);
+  const V floor = code != 0.0f ? splat<V>(p.scale_floor_log) : p.scale_floor_rel * abs_of(forecast);
+  V sigma = 1.2533f * max_f(mean_abs, max_f(floor, 1e-12f));
+  V lambda = splat<V>(0.0f), poisson_sd = splat<V>(0.0f);  // counts: the forecast count, its sd
+  if (any(is_count)) {
+    lambda = is_count ? max_f(fast_expm1(forecast), 0.0f) : splat<V>(0.0f);
+    poisson_sd = is_count ? poisson_log_sd(lambda, p.count_floor) : splat<V>(0.0f);
+    sigma = max_f(sigma, poisson_sd);  // never below their Poisson noise
   }
-  const bool outlier = !learning && fabsf(z_raw) > p.outlier_z;  // false while z_raw is NaN
+  const V e = y - forecast;
+  // Clamped so that a constant series that suddenly moves gives a large, finite z.
+  const auto has_scale = !is_nan(global_scale);
+  const V z_log = has_scale ? clampf(e / sigma, -1e6f, 1e6f) : splat<V>(NAN);
+  const auto count_scored = is_count && has_scale;
+  V z_raw = z_log, z_base = z_log;
+  if (kEvents) z_base = has_scale ? clampf((y_observed - forecast) / sigma, -1e6f, 1e6f) : splat<V>(NAN);
+  if (any(count_scored)) {
+    z_raw = count_scored ? count_z(z_log, y, lambda, sigma, poisson_sd) : z_log;
+    if (!kEvents) z_base = z_raw;
+    else if (any(count_scored && event_effect != 0.0f))
+      z_base = count_scored
+                   ? (event_effect == 0.0f ? z_raw : count_z(z_base, y_observed, lambda, sigma, poisson_sd))
+                   : z_base;
+    else z_base = count_scored ? z_raw : z_base;
+  }
+  const auto outlier = !learning && abs_of(z_raw) > p.outlier_z;  // false while z_raw is NaN
   // The level ignores outliers from the third day on, in the learning phase too: an incident in
   // the first week must not drag it, or its slow recovery teaches the weekly profile a bump that
   // comes back as a false drop a week later. (The profiles and the model choice still learn
   // everything while learning: the first weekend is pattern, not anomaly.)
-  const bool level_outlier =
-      outlier || (age >= static_cast<float>(2 * p.points_per_day) && fabsf(z_raw) > p.outlier_z);
+  const auto level_outlier =
+      outlier || (age >= static_cast<float>(2 * p.points_per_day) && abs_of(z_raw) > p.outlier_z);
   // An event's effect is known only roughly (a final draws a bigger audience than a league
   // match): its uncertainty, a share of the effect, adds to the noise of the reported z, so a
   // final 20 % bigger than the last one is not a malfunction while an outage during it still is.
-  const float effect_sd = p.event_uncertainty * event_effect;
-  const float z_reported = z_raw * sigma / sqrtf(sigma * sigma + effect_sd * effect_sd);
-  const PointScore scored{reported, learning ? NAN : z_reported, learning ? NAN : z_base, NAN, NAN};
-  if (frozen) return scored;
+  const V effect_sd = p.event_uncertainty * event_effect;
+  const V z_reported = z_raw * sigma / sqrt_of(sigma * sigma + effect_sd * effect_sd);
+  const auto reports_z = scored && !learning;
+  const PointScoreOf<V> out{first ? splat<V>(NAN) : reported, reports_z ? z_reported : splat<V>(NAN),
+                            reports_z ? z_base : splat<V>(NAN), splat<V>(NAN), splat<V>(NAN)};
+
+  // Every state element below is stored back, changed only where `update` (or `first`, or
+  // `builds`) says so.
+  s.set(state::kAge, first ? (valid ? splat<V>(1.0f) : splat<V>(0.0f)) : age + 1.0f);
 
   // Scale update: Huber-clipped |e|; outliers count at a quarter of the rate so a noisier
   // regime is learned eventually without an incident inflating the scale quickly.
-  const float abs_e = isnan(z_raw) ? fabsf(e) : min_f(fabsf(e), p.outlier_z * sigma);
-  const float outlier_weight = outlier ? 0.25f : 1.0f;
-  const float g_rate = max_f(p.scale_global_rate, 1.0f / (residuals + 1.0f)) * outlier_weight;
-  s[state::kGlobalScale] = isnan(global_scale) ? abs_e : global_scale + g_rate * (abs_e - global_scale);
-  const float s_rate = max_f(p.scale_slot_rate, 1.0f / (slot_visits + 1.0f)) * outlier_weight;
-  s[slots + c.scale_slot] = isnan(slot_scale) ? abs_e : slot_scale + s_rate * (abs_e - slot_scale);
-  s[state::kResiduals] = residuals + 1.0f;
+  const V abs_e = is_nan(z_raw) ? abs_of(e) : min_f(abs_of(e), p.outlier_z * sigma);
+  const V outlier_weight = outlier ? splat<V>(0.25f) : splat<V>(1.0f);
+  const V g_rate = max_f(p.scale_global_rate, 1.0f / (residuals + 1.0f)) * outlier_weight;
+  const V new_global = is_nan(global_scale) ? abs_e : global_scale + g_rate * (abs_e - global_scale);
+  s.set(state::kGlobalScale, update ? new_global : global_scale);
+  const V s_rate = max_f(p.scale_slot_rate, 1.0f / (slot_visits + 1.0f)) * outlier_weight;
+  const V new_slot = is_nan(slot_scale) ? abs_e : slot_scale + s_rate * (abs_e - slot_scale);
+  s.set(slots + c.scale_slot, update ? new_slot : slot_scale);
+  s.set(state::kResiduals, update ? residuals + 1.0f : residuals);
 
   // Model choice: recent mean |e| of the daily and the weekly forecast, outliers left out.
-  if (!outlier && !isnan(week_season)) {
-    s[state::kDailyError] += p.model_error_rate * (fabsf(y - f_daily) - s[state::kDailyError]);
-    s[state::kWeeklyError] += p.model_error_rate * (fabsf(y - f_weekly) - s[state::kWeeklyError]);
+  if (kWeekly) {
+    const auto track = update && !outlier && !is_nan(week_season);
+    const V daily_error = s.get(state::kDailyError), weekly_error = s.get(state::kWeeklyError);
+    s.set(state::kDailyError,
+          track ? daily_error + p.model_error_rate * (abs_of(y - f_daily) - daily_error) : daily_error);
+    s.set(state::kWeeklyError,
+          track ? weekly_error + p.model_error_rate * (abs_of(y - f_weekly) - weekly_error) : weekly_error);
   }
 
-  if (level_outlier) {
-    // The level does not learn the anomaly; only a run that persists past the horizon moves it.
-    const float sign = e > 0 ? 1.0f : -1.0f;
-    float run = s[state::kRunLength];
-    float run_sum = s[state::kRunSum];
-    if (run * sign > 0) {
-      run += sign;
-      run_sum += e;
-    } else {
-      run = sign;
-      run_sum = e;
-    }
-    if (fabsf(run) >= static_cast<float>(p.shift_horizon)) {
-      s[state::kLevel] = level + run_sum / fabsf(run);
-      run = 0;
-      run_sum = 0;
-    }
-    s[state::kRunLength] = run;
-    s[state::kRunSum] = run_sum;
-  } else {
-    s[state::kRunLength] = 0;
-    s[state::kRunSum] = 0;
-  }
+  // The level does not learn an anomaly; only a run of same-sign outliers that persists past
+  // the horizon moves it.
+  const V sign = e > 0.0f ? splat<V>(1.0f) : splat<V>(-1.0f);
+  const V run0 = s.get(state::kRunLength), run_sum0 = s.get(state::kRunSum);
+  const auto extends = run0 * sign > 0.0f;
+  const V run = extends ? run0 + sign : sign;
+  const V run_sum = extends ? run_sum0 + e : e;
+  const auto shifts = abs_of(run) >= static_cast<float>(p.shift_horizon);
+  const auto keep_run = level_outlier && !shifts;
+  s.set(state::kRunLength, update ? (keep_run ? run : splat<V>(0.0f)) : run0);
+  s.set(state::kRunSum, update ? (keep_run ? run_sum : splat<V>(0.0f)) : run_sum0);
   // The components learn from the full (weekly) model's residual, clipped, each at its own rate;
   // early days learn as a cumulative average, then at the steady rate. An outlier leaves the
   // level alone but still nudges the profiles by a clipped amount, so a profile knot that learnt
   // something wrong (a one-off event in the first week) is corrected over the following weeks.
-  const float limit = isnan(z_raw) ? INFINITY : (learning ? p.outlier_z : p.clip_z) * sigma;
-  const float e_full = clampf(y - f_weekly, -limit, limit);
-  if (!level_outlier) s[state::kLevel] = level + p.level_rate * e_full;
-  const float days = age / p.points_per_day;
-  const float d_rate = max_f(p.daily_rate, 1.0f / (1.0f + days));
-  profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, e_full, y - level, d_rate);
-  if (p.weekly_knots > 0) {
+  const V limit = is_nan(z_raw) ? splat<V>(INFINITY) : (learning ? splat<V>(p.outlier_z) : splat<V>(p.clip_z)) * sigma;
+  const V e_full = min_f(max_f(y - f_weekly, -limit), limit);
+  const V new_level =
+      level_outlier ? (shifts ? level + run_sum / abs_of(run) : level) : level + p.level_rate * e_full;
+  s.set(state::kLevel, first ? (valid ? y : level) : (update ? new_level : level));
+  const V days = age / static_cast<float>(p.points_per_day);
+  const V d_rate = max_f(p.daily_rate, 1.0f / (1.0f + days));
+  // Scored: the clipped residual at the learning rate. Building (no forecast yet): toward the
+  // target at a cumulative-average rate on the first day; after it, only unseen knots are set.
+  const V target = y - level;
+  const V d_residual = update ? e_full : (is_nan(daily_season) ? splat<V>(0.0f) : target - daily_season);
+  const V d_rate_used = update ? d_rate : (warm ? splat<V>(0.0f) : splat<V>(0.5f));
+  profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, d_residual, target, d_rate_used, update || builds);
+  if (kWeekly) {
     // A weekly knot starts as the daily forecast's residual at its first visit, bounded so that
     // an event seen once does not become a weekly phantom.
-    const float bound = isnan(z_raw) ? INFINITY : p.outlier_z * sigma;
-    const float w_rate = max_f(p.weekly_rate, 1.0f / (1.0f + days / 7.0f));
-    profile_learn(s, weekly, p.weekly_knots, c.week_knot, c.week_w, e_full, clampf(y - f_daily, -bound, bound),
-                  w_rate);
+    const V bound = is_nan(z_raw) ? splat<V>(INFINITY) : p.outlier_z * sigma;
+    const V w_rate = max_f(p.weekly_rate, 1.0f / (1.0f + days / 7.0f));
+    profile_learn(s, weekly, p.weekly_knots, c.week_knot, c.week_w, e_full,
+                  min_f(max_f(y - f_daily, -bound), bound), w_rate, update);
   }
-  return scored;
+  return out;
+}
+
+// One step of one lane of series: scores the point against the state, then updates the state.
+template <bool kWeekly, bool kEvents, class S, class V, class M>
+VIGIL_HD_INLINE PointScoreOf<V> forecast_step_t(const ForecastParams& p, const S& s, const Clock& c, V x, V code,
+                                                V event_effect, M frozen) {
+  PointScoreOf<V> out = step_forecast_t<kWeekly, kEvents>(p, s, c, x, code, event_effect, frozen);
+  const auto live = s.get(state::kAge) != 0.0f;  // after the step: false until the first valid point
+  short_window_scores(p, s, c, live, out);
+  return out;
+}
+
+VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clock& c, float x, uint8_t transform,
+                                  float event_effect, bool frozen) {
+  const float code = static_cast<float>(transform);
+  return p.weekly_knots > 0 ? step_forecast_t<true, true>(p, s, c, x, code, event_effect, frozen)
+                            : step_forecast_t<false, true>(p, s, c, x, code, event_effect, frozen);
 }
 
 // One step of one series: scores the point against the state, then updates the state.
@@ -487,10 +736,9 @@ VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clo
 // point is scored but teaches the state nothing (the events mechanism's first pass).
 VIGIL_HD PointScore forecast_step(const ForecastParams& p, StateRef s, const Clock& c, float x,
                                   uint8_t transform, float event_effect = 0.0f, bool frozen = false) {
-  PointScore out = step_forecast(p, s, c, x, transform, event_effect, frozen);
-  const float age = s[state::kAge];  // after the step: 0 until the series' first valid point
-  if (age != 0.0f) short_window_scores(p, s, age, out);
-  return out;
+  const float code = static_cast<float>(transform);
+  return p.weekly_knots > 0 ? forecast_step_t<true, true>(p, s, c, x, code, event_effect, frozen)
+                            : forecast_step_t<false, true>(p, s, c, x, code, event_effect, frozen);
 }
 
 // What the series' scheduled events mean for step t: the effect to add and whether the point

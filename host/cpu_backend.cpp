@@ -68,9 +68,11 @@ struct BlockRow {
 };
 
 template <int W, bool kWeekly, bool kEvents>
-inline __attribute__((always_inline)) void step_lanes(const ForecastParams& p, const Clock& c, float* state,
-                                                      size_t n, const BlockRow& r) {
+inline __attribute__((always_inline)) void step_lanes(const ForecastParams& params, const Clock& clock,
+                                                      float* state, size_t n, const BlockRow& r) {
   using F = typename simd::Vec<W>::F;
+  const ForecastParams p = params;  // local copies: the state's stores cannot alias them
+  const Clock c = clock;
   for (size_t j = 0; j < n; j += W) {
     const F frozen = kEvents ? load<F>(r.frozen + j) : F{};
     const PointScoreOf<F> s = forecast_step_t<kWeekly, kEvents>(
@@ -87,6 +89,10 @@ inline __attribute__((always_inline)) void step_lanes(const ForecastParams& p, c
 // The same step compiled for SSE2 (4 series a lane, the x86-64 baseline) and for AVX2 (8), chosen
 // at run time: the binary runs on any x86-64 and uses AVX2 where there is one. (AVX2 without FMA:
 // the same roundings, so the same results, on either.)
+enum class Isa { kSse2, kAvx2 };
+
+Isa cpu_isa() { return __builtin_cpu_supports("avx2") ? Isa::kAvx2 : Isa::kSse2; }
+
 template <bool kWeekly, bool kEvents>
 void step_block_sse2(const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
   step_lanes<4, kWeekly, kEvents>(p, c, state, n, r);
@@ -95,6 +101,37 @@ template <bool kWeekly, bool kEvents>
 __attribute__((target("avx2"))) void step_block_avx2(const ForecastParams& p, const Clock& c, float* state,
                                                      size_t n, const BlockRow& r) {
   step_lanes<8, kWeekly, kEvents>(p, c, state, n, r);
+}
+
+template <bool kWeekly, bool kEvents>
+void step_block(Isa isa, const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
+  if (isa == Isa::kAvx2) step_block_avx2<kWeekly, kEvents>(p, c, state, n, r);
+  else step_block_sse2<kWeekly, kEvents>(p, c, state, n, r);
+}
+
+constexpr uint32_t kNever = 0xffffffffu;
+constexpr size_t kPrefetchSteps = 2;
+
+// The first step after t at which resolve_events() of these occurrences (sorted by start) may
+// give another answer: the next start, segment boundary or end; kNever when none.
+uint32_t next_event_change(const EventEffect* events, uint32_t count, uint32_t t) {
+  uint32_t next = kNever;
+  for (uint32_t k = 0; k < count; ++k) {
+    const EventEffect& e = events[k];
+    if (t < e.first) {  // the later ones start later still
+      next = std::min(next, e.first);
+      break;
+    }
+    if (t >= e.end) continue;
+    const uint32_t length = e.end - e.first;
+    const uint32_t segment = (t - e.first) * kEventSegments / length;  // as event_effect_at()
+    // The smallest u with (u - first) * kEventSegments / length > segment.
+    const uint32_t boundary = segment + 1 < kEventSegments
+                                  ? e.first + ((segment + 1) * length + kEventSegments - 1) / kEventSegments
+                                  : e.end;
+    next = std::min(next, boundary);
+  }
+  return next;
 }
 
 class CpuBackend final : public Backend {
@@ -145,13 +182,13 @@ class CpuBackend final : public Backend {
     const int S = state_floats(p);
     std::vector<Clock> clocks(T);
     for (size_t t = 0; t < T; ++t) clocks[t] = clock_at(p, static_cast<int64_t>(t));
-    const bool avx2 = __builtin_cpu_supports("avx2");
+    const Isa isa = cpu_isa();
 #pragma omp parallel num_threads(threads_)
     {
       std::vector<float> state(static_cast<size_t>(S) * kBlock);
-      // Per block: transform codes; per step: the events of the block's series, resolved by a
-      // short scalar loop over the few series that have any, so the step stays one straight loop.
+      // Per block: transform codes; per step: the events' effects and frozen flags (NaN-free).
       std::vector<float> code(kBlock), effect(kBlock), frozen(kBlock);
+      std::vector<uint32_t> next_change(kBlock);
       // The last block's rows padded to whole lanes, and the rows of outputs not asked for.
       std::vector<float> pad_x(kBlock), pad_out(5 * kBlock), scratch(3 * kBlock);
 #pragma omp for schedule(dynamic, 1)
@@ -164,12 +201,45 @@ class CpuBackend final : public Backend {
         std::fill(effect.begin(), effect.end(), 0.0f);
         std::fill(frozen.begin(), frozen.end(), 0.0f);
         std::fill(pad_x.begin(), pad_x.end(), NAN);
-        const size_t lanes = partial ? (n + 7) / 8 * 8 : n;  // a multiple of both widths
+        const size_t lanes = partial ? (n + 7) / 8 * 8 : n;  // a multiple of every lane width
+        // Events: a series' effect and frozen flag change only where one of its occurrences
+        // starts, ends or enters its next segment, so they are resolved again only there; steps
+        // at which no series of the block has any run the step without events.
         const uint32_t* ev_off = in.event_offsets;
-        // Only blocks holding series with scheduled events look them up, step by step.
         const bool block_has_events = ev_off && ev_off[i0 + n] > ev_off[i0];
+        std::fill(next_change.begin(), next_change.end(), block_has_events ? 0u : kNever);
+        uint32_t block_next = block_has_events ? 0u : kNever;
+        bool events_now = false;
         for (size_t t = 0; t < T; ++t) {
           const size_t row = t * N + i0;
+          const uint32_t t32 = static_cast<uint32_t>(t);
+          if (t32 >= block_next) {
+            block_next = kNever;
+            events_now = false;
+            for (size_t j = 0; j < n; ++j) {
+              const EventEffect* ev = in.event_effects + ev_off[i0 + j];
+              const uint32_t count = ev_off[i0 + j + 1] - ev_off[i0 + j];
+              if (t32 >= next_change[j]) {
+                const EventAtStep at = resolve_events(ev, count, t32, in.freeze_events);
+                effect[j] = at.effect;
+                frozen[j] = at.frozen ? 1.0f : 0.0f;
+                next_change[j] = next_event_change(ev, count, t32);
+              }
+              block_next = std::min(block_next, next_change[j]);
+              events_now = events_now || effect[j] != 0.0f || frozen[j] != 0.0f;
+            }
+          }
+          if (!partial && t + kPrefetchSteps < T) {
+            // The rows kPrefetchSteps ahead, one page per row and array: the hardware prefetchers
+            // do not cross into them in time.
+            const size_t ahead = row + kPrefetchSteps * N;
+            float* const rows[5] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
+            for (size_t j = 0; j < n; j += 64 / sizeof(float)) {
+              __builtin_prefetch(in.values + ahead + j, 0);
+              for (float* o : rows)
+                if (o) __builtin_prefetch(o + ahead + j, 1);
+            }
+          }
           BlockRow r;
           if (partial) {
             std::copy(in.values + row, in.values + row + n, pad_x.begin());
@@ -190,21 +260,8 @@ class CpuBackend final : public Backend {
           r.code = code.data();
           r.effect = effect.data();
           r.frozen = frozen.data();
-          const Clock& c = clocks[t];
-          if (block_has_events) {
-            for (size_t j = 0; j < n; ++j) {
-              const size_t i = i0 + j;
-              const EventAtStep ev = resolve_events(in.event_effects + ev_off[i], ev_off[i + 1] - ev_off[i],
-                                                    static_cast<uint32_t>(t), in.freeze_events);
-              effect[j] = ev.effect;
-              frozen[j] = ev.frozen ? 1.0f : 0.0f;
-            }
-            if (avx2) step_block_avx2<kWeekly, true>(p, c, state.data(), lanes, r);
-            else step_block_sse2<kWeekly, true>(p, c, state.data(), lanes, r);
-          } else {
-            if (avx2) step_block_avx2<kWeekly, false>(p, c, state.data(), lanes, r);
-            else step_block_sse2<kWeekly, false>(p, c, state.data(), lanes, r);
-          }
+          if (events_now) step_block<kWeekly, true>(isa, p, clocks[t], state.data(), lanes, r);
+          else step_block<kWeekly, false>(isa, p, clocks[t], state.data(), lanes, r);
           if (partial) {
             float* const dst[5] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
             for (int o = 0; o < 5; ++o)

@@ -183,7 +183,8 @@ enum TransformCode : uint8_t {
 // The per-point math below is written once for a lane type V: `float`, one series (the CUDA
 // thread, the reference), or on the CPU a GCC vector of W floats, W series at once (one per lane:
 // simd::Vec<W>::F). Both read the same: arithmetic and comparisons are operators; a comparison
-// gives a mask (a bool, or an int vector of -1/0) that ?:, &&, || and ! take; and `m ? a : b`
+// gives a mask (a bool, or an int vector of -1/0) that & and | combine, not_of negates and ?:
+// takes; and `m ? a : b`
 // selects lane by lane, both sides computed for a vector. Hence the step is branch-free: every
 // state element is stored back, changed or not, and the few real branches (`if (any(m))`) only
 // skip work whose result no lane keeps. What differs between lane types (square root, bit
@@ -227,6 +228,7 @@ VIGIL_HD_INLINE uint32_t as_uint(int32_t i) { return static_cast<uint32_t>(i); }
 VIGIL_HD_INLINE float sqrt_of(float x) { return sqrtf(x); }
 VIGIL_HD_INLINE float abs_of(float x) { return fabsf(x); }
 VIGIL_HD_INLINE bool any(bool m) { return m; }
+VIGIL_HD_INLINE bool not_of(bool m) { return !m; }  // (an int from bool & bool converts)
 
 #if !defined(__CUDACC__) && defined(__GNUC__)
 namespace simd {
@@ -260,6 +262,7 @@ struct Vec {
   VIGIL_HD_INLINE simd::Vec<W>::F abs_of(simd::Vec<W>::F v) {                                            \
     return (simd::Vec<W>::F)((simd::Vec<W>::U)v & 0x7fffffffu);                                          \
   }                                                                                                      \
+  VIGIL_HD_INLINE simd::Vec<W>::I not_of(simd::Vec<W>::I m) { return ~m; }                              \
   VIGIL_HD_INLINE bool any(simd::Vec<W>::I m) {                                                          \
     const simd::Vec<W>::Q q = (simd::Vec<W>::Q)m;                                                        \
     uint64_t r = 0;                                                                                      \
@@ -285,6 +288,10 @@ VIGIL_HD_INLINE auto is_nan(V x) {
   return x != x;
 }
 template <class V>
+VIGIL_HD_INLINE auto is_num(V x) {  // not NaN
+  return x == x;
+}
+template <class V>
 VIGIL_HD_INLINE auto is_finite(V x) {
   return abs_of(x) <= 3.4028234664e38f;  // false for NaN and inf
 }
@@ -308,31 +315,38 @@ VIGIL_HD_INLINE V clampf(V v, float lo, float hi) {
 // ---- Float math without libm ---------------------------------------------------------------------
 // glibc's log1pf/expm1f/cbrtf are calls that keep the CPU backend scalar; both backends use these
 // instead, so they agree with each other as before. Measured over every float against double
-// precision: fast_log1p < 1 ulp (x >= 0), fast_expm1 < 1.5 ulp, fast_cbrt < 2.2 ulp (x >= 0).
+// precision: fast_log1p < 0.84 ulp (x >= 0), fast_expm1 < 1.5 ulp, fast_cbrt < 0.95 ulp (x >= 0).
 
-// log1p(x) for x >= 0: musl's (FreeBSD's) log1pf with its branches turned into selects.
+// 1/u for u >= 1 to a relative 2e-4: a guess from the exponent bits and two Newton steps.
+template <class V>
+VIGIL_HD_INLINE V approx_recip(V u) {
+  V r = bits_float(0x7ef311c3u - float_bits(u));
+  r = r * (2.0f - u * r);
+  return r * (2.0f - u * r);
+}
+
+// log1p(x) for x >= 0, without a division: 1 + x = 2^k (1 + f) with 1 + f in [sqrt(2)/2,
+// sqrt(2)) (musl's reduction, c the rounding error of 1 + x relative to it: tiny, so a rough 1/u
+// does), then Cephes' logf polynomial in f.
 template <class V>
 VIGIL_HD_INLINE V fast_log1p(V x) {
   using U = typename Lane<V>::U;
   using I = typename Lane<V>::I;
-  const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
-  const float lg1 = 0.66666662693f, lg2 = 0.40000972152f, lg3 = 0.28498786688f, lg4 = 0.24279078841f;
-  // 1 + x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)); c corrects the rounding of 1 + x.
+  const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
   const V u = 1.0f + x;
   const U iu = float_bits(u) + (0x3f800000u - 0x3f3504f3u);
   const I k = as_int(iu >> 23) - 0x7f;
-  const V c_big = k < 25 ? (k >= 2 ? 1.0f - (u - x) : x - (u - 1.0f)) / u : splat<V>(0.0f);
+  const V c_big = k < 25 ? (k >= 2 ? 1.0f - (u - x) : x - (u - 1.0f)) * approx_recip(u) : splat<V>(0.0f);
   const V f_big = bits_float((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
   const auto small = x < 0.41421353816986083984375f;  // 1 + x < sqrt(2): k = 0, f = x
   const V f = small ? x : f_big;
   const V c = small ? splat<V>(0.0f) : c_big;
   const V dk = small ? splat<V>(0.0f) : to_float(k);
-  const V s = f / (2.0f + f);
-  const V z = s * s;
-  const V w = z * z;
-  const V r = z * (lg1 + w * lg3) + w * (lg2 + w * lg4);
-  const V hfsq = 0.5f * f * f;
-  return s * (hfsq + r) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
+  const V z = f * f;
+  const V y = ((((((((7.0376836292E-2f * f - 1.1514610310E-1f) * f + 1.1676998740E-1f) * f - 1.2420140846E-1f) * f +
+                   1.4249322787E-1f) * f - 1.6668057665E-1f) * f + 2.0000714765E-1f) * f - 2.4999993993E-1f) * f +
+               3.3333331174E-1f) * f * z;
+  return ((y + (dk * ln2_lo + c)) - 0.5f * z + f) + dk * ln2_hi;
 }
 
 // expm1(x) for any x (NaN stays NaN): x = k ln2 + r, |r| <= ln2 / 2, expm1(x) = 2^k expm1(r) +
@@ -355,18 +369,20 @@ VIGIL_HD_INLINE V fast_expm1(V x) {
   return is_nan(x) ? x : v;
 }
 
-// cbrt(x) for x >= 0: an exponent-third first guess, then two Halley steps.
+// cbrt(x) for x >= 0, without a division: x^(-1/3) from an exponent-third guess and two Newton
+// steps, then one Newton step on x * x^(-2/3).
 template <class V>
 VIGIL_HD_INLINE V fast_cbrt(V x) {
-  const auto tiny = x < 1.9721522630525295e-31f;  // 2^-102: scaled up by 2^120
-  const V xs = tiny ? x * 1.329227995784916e+36f : x;
-  V y = bits_float(as_uint(to_int(to_float(as_int(float_bits(xs))) * (1.0f / 3.0f))) + 0x2a555555u);
-  for (int i = 0; i < 2; ++i) {
-    const V t = y * (y * y / xs);  // y^3 / x, without overflow
-    y = y * ((t + 2.0f) / (2.0f * t + 1.0f));
-  }
-  y = tiny ? y * 9.094947017729282e-13f : y;  // 2^-40
-  return (!(x > 0.0f) || x > 3.4028234664e38f) ? x : y;  // 0, inf, NaN: themselves
+  const auto tiny = x < 1.9721522630525295e-31f;  // 2^-102: scaled by 2^120
+  const auto huge = x > 1.2676506002282294e30f;   // 2^100: scaled by 2^-120
+  const V xs = tiny ? x * 1.329227995784916e+36f : (huge ? x * 7.52316384526264e-37f : x);
+  V y = bits_float(0x54a2fa8cu - as_uint(to_int(to_float(as_int(float_bits(xs))) * (1.0f / 3.0f))));
+  const V third = xs * (1.0f / 3.0f);
+  for (int i = 0; i < 2; ++i) y = y * (1.33333337f - third * (y * y * y));
+  V r = xs * y * y;
+  r = r - (r * r * r - xs) * (y * y * (1.0f / 3.0f));
+  r = tiny ? r * 9.094947017729282e-13f : (huge ? r * 1099511627776.0f : r);  // 2^-40, 2^40
+  return ((x > 0.0f) & (x <= 3.4028234664e38f)) ? r : x;  // 0, inf, NaN: themselves
 }
 
 // ---- Transforms, counts --------------------------------------------------------------------------
@@ -401,10 +417,12 @@ VIGIL_HD_INLINE V poisson_z(V count, V lambda) {
   // else: P(X <= count) = P(Gamma(count + 1) >= lambda)
   const auto upper = count >= lambda;
   const V k = upper ? count : count + 1.0f;
-  const V root = fast_cbrt(lambda / k);
-  const V z_upper =
-      count <= 0.0f ? splat<V>(0.0f) : max_f(3.0f * sqrt_of(k) * (1.0f - 1.0f / (9.0f * k) - root), 0.0f);
-  const V z_lower = min_f(-3.0f * sqrt_of(k) * (root - 1.0f + 1.0f / (9.0f * k)), 0.0f);
+  const V inv_k = 1.0f / k;
+  const V root = fast_cbrt(lambda * inv_k);
+  const V ninth = inv_k * (1.0f / 9.0f);  // 1 / (9k)
+  const V scale = 3.0f * sqrt_of(k);
+  const V z_upper = count <= 0.0f ? splat<V>(0.0f) : max_f(scale * (1.0f - ninth - root), 0.0f);
+  const V z_lower = min_f(-scale * (root - 1.0f + ninth), 0.0f);
   return upper ? z_upper : z_lower;
 }
 
@@ -417,10 +435,9 @@ VIGIL_HD_INLINE V poisson_log_sd(V lambda, float count_floor) {
   return sqrt_of(lambda_c) / (1.0f + lambda_c);
 }
 
-// The blended z of a count, used beyond |z_log| 2 (count_z).
+// The blended z of a count (`count` >= 0), used beyond |z_log| 2 (count_z).
 template <class V>
-VIGIL_HD_INLINE V count_tail_z(V z_log, V y, V lambda, V sigma, V poisson_sd) {
-  const V count = max_f(fast_expm1(y), 0.0f);
+VIGIL_HD_INLINE V count_tail_z(V z_log, V count, V lambda, V sigma, V poisson_sd) {
   const V poisson_share = min_f(poisson_sd / sigma, 1.0f);  // of the sd
   const V z_poisson = poisson_z(count, lambda) * poisson_share;  // over the overdispersion
   const V w = poisson_share * poisson_share;                     // of the variance
@@ -428,13 +445,19 @@ VIGIL_HD_INLINE V count_tail_z(V z_log, V y, V lambda, V sigma, V poisson_sd) {
 }
 
 // `z_log`: the log residual over `sigma`, the series' scale in log space (at least `poisson_sd`,
-// poisson_log_sd of the forecast); `y`: the transformed count; `lambda`: the forecast count (>= 0).
-// Within +-2 of the forecast the two z agree well enough for a detector whose threshold is 5, so
-// the tail is only computed beyond (it costs a cube root and an exponential a point).
+// poisson_log_sd of the forecast); `count`: the observed count (>= 0); `lambda`: the forecast
+// count (>= 0). Within +-2 of the forecast the two z agree well enough for a detector whose
+// threshold is 5, so the tail is only computed beyond (it costs a cube root and more a point).
+template <class V>
+VIGIL_HD_INLINE V count_z_of(V z_log, V count, V lambda, V sigma, V poisson_sd) {
+  const auto tail = abs_of(z_log) > 2.0f;
+  return any(tail) ? (tail ? count_tail_z(z_log, count, lambda, sigma, poisson_sd) : z_log) : z_log;
+}
+
+// The same with the count given transformed (`y` = log1p(count)).
 template <class V>
 VIGIL_HD_INLINE V count_z(V z_log, V y, V lambda, V sigma, V poisson_sd) {
-  const auto tail = abs_of(z_log) > 2.0f;
-  return any(tail) ? (tail ? count_tail_z(z_log, y, lambda, sigma, poisson_sd) : z_log) : z_log;
+  return count_z_of(z_log, max_f(fast_expm1(y), 0.0f), lambda, sigma, poisson_sd);
 }
 
 VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
@@ -473,7 +496,7 @@ VIGIL_HD_INLINE void profile_learn(const S& s, int offset, int knots, int k, flo
   const V a = s.get(offset + k);
   s.set(offset + k, apply ? (is_nan(a) ? target : a + rate * (1.0f - w) * residual) : a);
   const V b = s.get(offset + k1);  // read after a's store: with one knot, a and b are the same
-  s.set(offset + k1, (apply && w > 0.0f) ? (is_nan(b) ? target : b + rate * w * residual) : b);
+  if (w > 0.0f) s.set(offset + k1, apply ? (is_nan(b) ? target : b + rate * w * residual) : b);
 }
 
 constexpr int kMaxDerivativePoints = 4;
@@ -505,6 +528,15 @@ VIGIL_HD float event_effect_at(const EventEffect* list, uint32_t count, uint32_t
   return sum;
 }
 
+// The rate of an exponentially weighted mean that starts as a cumulative average: max(rate,
+// 1 / (1 + n)) after n updates. The division only while some lane is still in its cumulative
+// phase (beyond twice its end, 1 / (1 + n) < rate surely).
+template <class V>
+VIGIL_HD_INLINE V cumulative_rate(float rate, V n) {
+  const auto averaging = n < 2.0f / rate;
+  return any(averaging) ? max_f(rate, 1.0f / (1.0f + n)) : splat<V>(rate);
+}
+
 template <class V>
 struct PointScoreOf {
   V forecast;      // transformed space, event effect included; NaN while warming up
@@ -532,7 +564,7 @@ VIGIL_HD_INLINE void short_window_scores(const ForecastParams& p, const S& s, co
   V all = splat<V>(0.0f), recent = splat<V>(0.0f), n_all = splat<V>(0.0f), n_recent = splat<V>(0.0f);
   for (int j = 0; j < ring; ++j) {
     const V v = s.get(state::kRing + j);
-    const auto valid = !is_nan(v);
+    const auto valid = is_num(v);
     const int back = slot - j < 0 ? slot - j + ring : slot - j;  // steps ago
     all += valid ? v : 0.0f;
     n_all += valid ? splat<V>(1.0f) : 0.0f;
@@ -542,11 +574,14 @@ VIGIL_HD_INLINE void short_window_scores(const ForecastParams& p, const S& s, co
     }
   }
   const V n_prior = n_all - n_recent;
-  const auto has_z = live && !is_nan(z);
+  const auto has_z = live & is_num(z);
   // A difference of two means of unit-variance values: divided by its standard deviation.
-  out.z_derivative = (!has_z || n_recent == 0.0f || n_prior == 0.0f)
-                         ? splat<V>(NAN)
-                         : (recent / n_recent - (all - recent) / n_prior) / sqrt_of(1.0f / n_recent + 1.0f / n_prior);
+  // (recent / nr - prior / np) / sqrt(1 / nr + 1 / np), as one division (the counts' products are
+  // exact).
+  out.z_derivative = (has_z & (n_recent != 0.0f) & (n_prior != 0.0f))
+                         ? (recent * n_prior - (all - recent) * n_recent) /
+                               sqrt_of(n_recent * n_prior * (n_recent + n_prior))
+                         : splat<V>(NAN);
   // Clipped so one wild point raises the spread for a while without dominating it for hours.
   const V zc = min_f(max_f(z, -10.0f), 10.0f);
   const V mean0 = s.get(state::kVolMean), var0 = s.get(state::kVolVar);
@@ -580,7 +615,7 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   // Before the series' first valid point (age 0), a valid point becomes the level and starts the
   // series' time; nothing else happens.
   const auto first = age == 0.0f;
-  const auto valid = !is_nan(y);
+  const auto valid = is_num(y);
   const auto warm = age >= static_cast<float>(p.warmup_steps);
   const auto learning = age < static_cast<float>(p.min_history_steps);
 
@@ -589,15 +624,15 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   const V week_season =
       kWeekly ? profile_at(s, weekly, p.weekly_knots, c.week_knot, c.week_w) : splat<V>(NAN);
   const V f_weekly = f_daily + (is_nan(week_season) ? splat<V>(0.0f) : week_season);
-  const auto use_weekly = !is_nan(week_season) && age >= static_cast<float>(8 * p.points_per_day) &&
-                          s.get(state::kWeeklyError) < s.get(state::kDailyError);
-  const V forecast = (!warm || is_nan(f_daily)) ? splat<V>(NAN) : (use_weekly ? f_weekly : f_daily);
+  const auto use_weekly = is_num(week_season) & (age >= static_cast<float>(8 * p.points_per_day)) &
+                          (s.get(state::kWeeklyError) < s.get(state::kDailyError));
+  const V forecast = (warm & is_num(f_daily)) ? (use_weekly ? f_weekly : f_daily) : splat<V>(NAN);
   const V reported = forecast + event_effect;
   // A valid point is scored against the forecast; without one (the first day, or a phase never
   // seen) it builds the daily profile around the first level.
-  const auto scored = !first && valid && !is_nan(forecast);
-  const auto builds = !first && valid && is_nan(forecast) && !frozen;
-  const auto update = scored && !frozen;  // the state learns from the scored point
+  const auto scored = not_of(first) & valid & is_num(forecast);
+  const auto builds = not_of(first) & valid & is_nan(forecast) & not_of(frozen);
+  const auto update = scored & not_of(frozen);  // the state learns from the scored point
 
   // Scale: the slot's mean |e| shrunk toward the global one while the slot has few visits.
   const V residuals = s.get(state::kResiduals);
@@ -617,33 +652,40 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   }
   const V e = y - forecast;
   // Clamped so that a constant series that suddenly moves gives a large, finite z.
-  const auto has_scale = !is_nan(global_scale);
+  const auto has_scale = is_num(global_scale);
   const V z_log = has_scale ? clampf(e / sigma, -1e6f, 1e6f) : splat<V>(NAN);
-  const auto count_scored = is_count && has_scale;
+  const auto count_scored = is_count & has_scale;
   V z_raw = z_log, z_base = z_log;
   if (kEvents) z_base = has_scale ? clampf((y_observed - forecast) / sigma, -1e6f, 1e6f) : splat<V>(NAN);
   if (any(count_scored)) {
-    z_raw = count_scored ? count_z(z_log, y, lambda, sigma, poisson_sd) : z_log;
+    // The observed count is x itself; with an event's effect, the state sees the adjusted one.
+    const V count = max_f(x, 0.0f);
+    const auto adjusted = count_scored & (event_effect != 0.0f);
+    const bool any_adjusted = kEvents && any(adjusted);
+    const V count_seen = any_adjusted ? (adjusted ? max_f(fast_expm1(y), 0.0f) : count) : count;
+    z_raw = count_scored ? count_z_of(z_log, count_seen, lambda, sigma, poisson_sd) : z_log;
     if (!kEvents) z_base = z_raw;
-    else if (any(count_scored && event_effect != 0.0f))
-      z_base = count_scored
-                   ? (event_effect == 0.0f ? z_raw : count_z(z_base, y_observed, lambda, sigma, poisson_sd))
-                   : z_base;
+    else if (any_adjusted)
+      z_base = count_scored ? (adjusted ? count_z_of(z_base, count, lambda, sigma, poisson_sd) : z_raw) : z_base;
     else z_base = count_scored ? z_raw : z_base;
   }
-  const auto outlier = !learning && abs_of(z_raw) > p.outlier_z;  // false while z_raw is NaN
+  const auto outlier = not_of(learning) & (abs_of(z_raw) > p.outlier_z);  // false while z_raw is NaN
   // The level ignores outliers from the third day on, in the learning phase too: an incident in
   // the first week must not drag it, or its slow recovery teaches the weekly profile a bump that
   // comes back as a false drop a week later. (The profiles and the model choice still learn
   // everything while learning: the first weekend is pattern, not anomaly.)
   const auto level_outlier =
-      outlier || (age >= static_cast<float>(2 * p.points_per_day) && abs_of(z_raw) > p.outlier_z);
+      outlier | ((age >= static_cast<float>(2 * p.points_per_day)) & (abs_of(z_raw) > p.outlier_z));
   // An event's effect is known only roughly (a final draws a bigger audience than a league
   // match): its uncertainty, a share of the effect, adds to the noise of the reported z, so a
   // final 20 % bigger than the last one is not a malfunction while an outage during it still is.
-  const V effect_sd = p.event_uncertainty * event_effect;
-  const V z_reported = z_raw * sigma / sqrt_of(sigma * sigma + effect_sd * effect_sd);
-  const auto reports_z = scored && !learning;
+  V z_reported = z_raw;
+  if (kEvents) {
+    const V effect_sd = p.event_uncertainty * event_effect;
+    const auto widened = effect_sd != 0.0f;
+    if (any(widened)) z_reported = widened ? z_raw * sigma / sqrt_of(sigma * sigma + effect_sd * effect_sd) : z_raw;
+  }
+  const auto reports_z = scored & not_of(learning);
   const PointScoreOf<V> out{first ? splat<V>(NAN) : reported, reports_z ? z_reported : splat<V>(NAN),
                             reports_z ? z_base : splat<V>(NAN), splat<V>(NAN), splat<V>(NAN)};
 
@@ -655,17 +697,17 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   // regime is learned eventually without an incident inflating the scale quickly.
   const V abs_e = is_nan(z_raw) ? abs_of(e) : min_f(abs_of(e), p.outlier_z * sigma);
   const V outlier_weight = outlier ? splat<V>(0.25f) : splat<V>(1.0f);
-  const V g_rate = max_f(p.scale_global_rate, 1.0f / (residuals + 1.0f)) * outlier_weight;
+  const V g_rate = cumulative_rate(p.scale_global_rate, residuals) * outlier_weight;
   const V new_global = is_nan(global_scale) ? abs_e : global_scale + g_rate * (abs_e - global_scale);
   s.set(state::kGlobalScale, update ? new_global : global_scale);
-  const V s_rate = max_f(p.scale_slot_rate, 1.0f / (slot_visits + 1.0f)) * outlier_weight;
+  const V s_rate = cumulative_rate(p.scale_slot_rate, slot_visits) * outlier_weight;
   const V new_slot = is_nan(slot_scale) ? abs_e : slot_scale + s_rate * (abs_e - slot_scale);
   s.set(slots + c.scale_slot, update ? new_slot : slot_scale);
   s.set(state::kResiduals, update ? residuals + 1.0f : residuals);
 
   // Model choice: recent mean |e| of the daily and the weekly forecast, outliers left out.
   if (kWeekly) {
-    const auto track = update && !outlier && !is_nan(week_season);
+    const auto track = update & not_of(outlier) & is_num(week_season);
     const V daily_error = s.get(state::kDailyError), weekly_error = s.get(state::kWeeklyError);
     s.set(state::kDailyError,
           track ? daily_error + p.model_error_rate * (abs_of(y - f_daily) - daily_error) : daily_error);
@@ -681,7 +723,7 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   const V run = extends ? run0 + sign : sign;
   const V run_sum = extends ? run_sum0 + e : e;
   const auto shifts = abs_of(run) >= static_cast<float>(p.shift_horizon);
-  const auto keep_run = level_outlier && !shifts;
+  const auto keep_run = level_outlier & not_of(shifts);
   s.set(state::kRunLength, update ? (keep_run ? run : splat<V>(0.0f)) : run0);
   s.set(state::kRunSum, update ? (keep_run ? run_sum : splat<V>(0.0f)) : run_sum0);
   // The components learn from the full (weekly) model's residual, clipped, each at its own rate;
@@ -690,22 +732,23 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   // something wrong (a one-off event in the first week) is corrected over the following weeks.
   const V limit = is_nan(z_raw) ? splat<V>(INFINITY) : (learning ? splat<V>(p.outlier_z) : splat<V>(p.clip_z)) * sigma;
   const V e_full = min_f(max_f(y - f_weekly, -limit), limit);
-  const V new_level =
-      level_outlier ? (shifts ? level + run_sum / abs_of(run) : level) : level + p.level_rate * e_full;
+  const auto shifted = level_outlier & shifts;
+  const V new_level = level_outlier ? (any(shifted) ? (shifts ? level + run_sum / abs_of(run) : level) : level)
+                                    : level + p.level_rate * e_full;
   s.set(state::kLevel, first ? (valid ? y : level) : (update ? new_level : level));
   const V days = age / static_cast<float>(p.points_per_day);
-  const V d_rate = max_f(p.daily_rate, 1.0f / (1.0f + days));
+  const V d_rate = cumulative_rate(p.daily_rate, days);
   // Scored: the clipped residual at the learning rate. Building (no forecast yet): toward the
   // target at a cumulative-average rate on the first day; after it, only unseen knots are set.
   const V target = y - level;
   const V d_residual = update ? e_full : (is_nan(daily_season) ? splat<V>(0.0f) : target - daily_season);
   const V d_rate_used = update ? d_rate : (warm ? splat<V>(0.0f) : splat<V>(0.5f));
-  profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, d_residual, target, d_rate_used, update || builds);
+  profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, d_residual, target, d_rate_used, update | builds);
   if (kWeekly) {
     // A weekly knot starts as the daily forecast's residual at its first visit, bounded so that
     // an event seen once does not become a weekly phantom.
     const V bound = is_nan(z_raw) ? splat<V>(INFINITY) : p.outlier_z * sigma;
-    const V w_rate = max_f(p.weekly_rate, 1.0f / (1.0f + days / 7.0f));
+    const V w_rate = cumulative_rate(p.weekly_rate, days / 7.0f);
     profile_learn(s, weekly, p.weekly_knots, c.week_knot, c.week_w, e_full,
                   min_f(max_f(y - f_daily, -bound), bound), w_rate, update);
   }

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -30,29 +31,28 @@ std::string cpu_model_name() {
 
 constexpr size_t kBlock = 256;  // series per block: the stride of the block's state rows
 
+// Unaligned loads and stores of lane vectors (may_alias: they read and write float arrays).
+template <class F>
+struct Unaligned {
+  typedef F T __attribute__((aligned(4), may_alias));
+};
+template <class F>
+inline __attribute__((always_inline)) F load(const float* p) {
+  return *reinterpret_cast<const typename Unaligned<F>::T*>(p);
+}
+template <class F>
+inline __attribute__((always_inline)) void store(float* p, F v) {
+  *reinterpret_cast<typename Unaligned<F>::T*>(p) = v;
+}
+
 // W consecutive series of a block's state, as one lane type of forecast.hpp's step.
 template <int W>
 struct BlockLanes {
   using F = typename simd::Vec<W>::F;
   float* base;
-  F get(int k) const {
-    F v;
-    std::memcpy(&v, base + static_cast<size_t>(k) * kBlock, sizeof v);
-    return v;
-  }
-  void set(int k, F v) const { std::memcpy(base + static_cast<size_t>(k) * kBlock, &v, sizeof v); }
+  F get(int k) const { return load<F>(base + static_cast<size_t>(k) * kBlock); }
+  void set(int k, F v) const { store(base + static_cast<size_t>(k) * kBlock, v); }
 };
-
-template <class F>
-inline __attribute__((always_inline)) F load(const float* p) {
-  F v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <class F>
-inline __attribute__((always_inline)) void store(float* p, F v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 // One time step of a block: its rows (n series, a multiple of W: the caller pads the last block).
 struct BlockRow {
@@ -86,12 +86,72 @@ inline __attribute__((always_inline)) void step_lanes(const ForecastParams& para
   }
 }
 
-// The same step compiled for SSE2 (4 series a lane, the x86-64 baseline) and for AVX2 (8), chosen
-// at run time: the binary runs on any x86-64 and uses AVX2 where there is one. (AVX2 without FMA:
-// the same roundings, so the same results, on either.)
-enum class Isa { kSse2, kAvx2 };
+}  // namespace
+}  // namespace vigil
 
-Isa cpu_isa() { return __builtin_cpu_supports("avx2") ? Isa::kAvx2 : Isa::kSse2; }
+// AVX-512: the lane math of forecast.hpp included a second time, compiled for AVX-512 (see the
+// header), and the step on 16 series a lane. FMA contraction is off, so the results are those of
+// the other paths, bit for bit.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw")
+#pragma GCC optimize("fp-contract=off")
+namespace vigil {
+namespace avx512 {
+#define VIGIL_FORECAST_LANES_AGAIN
+#define VIGIL_FORECAST_LANES_AVX512
+#include "vigil/forecast.hpp"
+#undef VIGIL_FORECAST_LANES_AVX512
+#undef VIGIL_FORECAST_LANES_AGAIN
+
+using F16 = simd::Vec<16>::F;
+typedef F16 UnalignedF16 __attribute__((aligned(4), may_alias));
+
+struct BlockLanes16 {
+  float* base;
+  F16 get(int k) const { return *reinterpret_cast<const UnalignedF16*>(base + static_cast<size_t>(k) * kBlock); }
+  void set(int k, F16 v) const { *reinterpret_cast<UnalignedF16*>(base + static_cast<size_t>(k) * kBlock) = v; }
+};
+
+template <bool kWeekly, bool kEvents>
+void step_block(const ForecastParams& params, const Clock& clock, float* state, size_t n, const BlockRow& r) {
+  const ForecastParams p = params;
+  const Clock c = clock;
+  auto load = [](const float* q) { return *reinterpret_cast<const UnalignedF16*>(q); };
+  auto store = [](float* q, F16 v) { *reinterpret_cast<UnalignedF16*>(q) = v; };
+  for (size_t j = 0; j < n; j += 16) {
+    const F16 frozen = kEvents ? load(r.frozen + j) : F16{};
+    const PointScoreOf<F16> s = avx512::forecast_step_t<kWeekly, kEvents>(
+        p, BlockLanes16{state + j}, c, load(r.x + j), load(r.code + j), kEvents ? load(r.effect + j) : F16{},
+        frozen != 0.0f);
+    store(r.forecast + j, s.forecast);
+    store(r.z + j, s.z);
+    store(r.z_base + j, s.z_base);
+    store(r.z_derivative + j, s.z_derivative);
+    store(r.z_volatility + j, s.z_volatility);
+  }
+}
+
+}  // namespace avx512
+}  // namespace vigil
+#pragma GCC pop_options
+
+namespace vigil {
+namespace {
+
+// The same step compiled for SSE2 (4 series a lane, the x86-64 baseline), for AVX2 (8) and for
+// AVX-512 (16), chosen at run time: the binary runs on any x86-64 and uses the widest vectors
+// there are. (Without FMA: the same roundings, so the same results, on all three.)
+enum class Isa { kSse2, kAvx2, kAvx512 };
+
+// VIGIL_CPU_ISA=sse2|avx2 caps the choice (the tests compare the paths on one machine).
+Isa cpu_isa() {
+  const char* cap = std::getenv("VIGIL_CPU_ISA");
+  const std::string limit = cap ? cap : "";
+  if (limit != "sse2" && limit != "avx2" && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    return Isa::kAvx512;
+  return limit != "sse2" && __builtin_cpu_supports("avx2") ? Isa::kAvx2 : Isa::kSse2;
+}
 
 template <bool kWeekly, bool kEvents>
 void step_block_sse2(const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
@@ -105,7 +165,8 @@ __attribute__((target("avx2"))) void step_block_avx2(const ForecastParams& p, co
 
 template <bool kWeekly, bool kEvents>
 void step_block(Isa isa, const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
-  if (isa == Isa::kAvx2) step_block_avx2<kWeekly, kEvents>(p, c, state, n, r);
+  if (isa == Isa::kAvx512) avx512::step_block<kWeekly, kEvents>(p, c, state, n, r);
+  else if (isa == Isa::kAvx2) step_block_avx2<kWeekly, kEvents>(p, c, state, n, r);
   else step_block_sse2<kWeekly, kEvents>(p, c, state, n, r);
 }
 
@@ -201,7 +262,7 @@ class CpuBackend final : public Backend {
         std::fill(effect.begin(), effect.end(), 0.0f);
         std::fill(frozen.begin(), frozen.end(), 0.0f);
         std::fill(pad_x.begin(), pad_x.end(), NAN);
-        const size_t lanes = partial ? (n + 7) / 8 * 8 : n;  // a multiple of every lane width
+        const size_t lanes = partial ? (n + 15) / 16 * 16 : n;  // a multiple of every lane width
         // Events: a series' effect and frozen flag change only where one of its occurrences
         // starts, ends or enters its next segment, so they are resolved again only there; steps
         // at which no series of the block has any run the step without events.

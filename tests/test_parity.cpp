@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
+#include <string>
 
 #include "backends.hpp"
 #include "synthetic.hpp"
@@ -125,6 +127,63 @@ TEST_P(BackendParity, ScheduledEventsOverlappingAndUnknown) {
 
 TEST_P(BackendParity, SingleSeriesAndShortHistory) {
   expect_parity(test::make_traffic(1, 3, 3600, 2));
+}
+
+// The CPU backend's vector paths (SSE2, AVX2, AVX-512: whichever this machine has; VIGIL_CPU_ISA
+// caps the choice) run the same float operations in the same order as the scalar step, with no
+// FMA contraction: their outputs equal the reference's bit for bit, so results do not depend on
+// the machine.
+TEST(CpuVectorPaths, EqualTheScalarStepBitForBit) {
+  Dataset d = test::make_traffic(257, 21, 900, 31);
+  const size_t N = d.N();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (size_t t = 0; t < d.T; ++t)
+    for (size_t i = 0; i < N; i += 5) {
+      float& v = d.values[t * N + i];
+      switch (i % 4) {
+        case 0: v = u(rng) < 0.2f ? NAN : v; break;            // gaps
+        case 1: v = std::floor(u(rng) * 6.0f); break;          // small counts
+        case 2: v = (u(rng) - 0.5f) * 50.0f; break;           // negative: identity
+        default: v = u(rng) < 0.002f ? v * 30.0f : v; break;  // spikes
+      }
+    }
+  d.keys.dims = {"series"};
+  std::string csv = "event,start,end,scope,expected_impact\n";
+  for (int day : {5, 9, 12, 16})
+    csv += "match," + format_iso(d.time_at(day * 96 + 70)) + "," + format_iso(d.time_at(day * 96 + 80)) + ",*,\n";
+  csv += "surprise," + format_iso(d.time_at(18 * 96 + 10)) + "," + format_iso(d.time_at(18 * 96 + 20)) + ",*,\n";
+  const EventSchedule schedule = parse_events(csv, "events.csv");
+  const char* before = std::getenv("VIGIL_CPU_ISA");
+  const std::string saved = before ? before : "";
+  for (const char* cap : {"sse2", "avx2", ""}) {
+    if (*cap) setenv("VIGIL_CPU_ISA", cap, 1);
+    else unsetenv("VIGIL_CPU_ISA");
+    auto backend = make_cpu_backend();
+    const Scores s = score_dataset(d, Config{}, *backend, &schedule);
+    ASSERT_FALSE(s.events.empty());
+    const ForecastParams& p = s.params;
+    std::vector<float> st(static_cast<size_t>(state_floats(p)));
+    size_t differ = 0;
+    for (size_t i = 0; i < N; ++i) {
+      StateRef state{st.data(), 1};
+      init_state(p, state);
+      const uint32_t n_events = s.events.offsets[i + 1] - s.events.offsets[i];
+      for (size_t t = 0; t < d.T; ++t) {
+        const PointScore r = forecast_point(p, state, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i],
+                                            s.transform[i], s.events.entries.data() + s.events.offsets[i], n_events,
+                                            static_cast<uint32_t>(t), false);
+        const float want[5] = {r.forecast, r.z, r.z_base, r.z_derivative, r.z_volatility};
+        const float got[5] = {s.forecast[t * N + i], s.z[t * N + i], s.z_base[t * N + i],
+                              s.z_derivative[t * N + i], s.z_volatility[t * N + i]};
+        for (int o = 0; o < 5; ++o)
+          differ += !(want[o] == got[o] || (std::isnan(want[o]) && std::isnan(got[o])));
+      }
+    }
+    EXPECT_EQ(differ, 0u) << "VIGIL_CPU_ISA=" << cap;
+  }
+  if (before) setenv("VIGIL_CPU_ISA", saved.c_str(), 1);
+  else unsetenv("VIGIL_CPU_ISA");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendParity, VIGIL_ALL_BACKENDS,

@@ -1,4 +1,5 @@
-#pragma once
+#ifndef VIGIL_FORECAST_HPP_
+#define VIGIL_FORECAST_HPP_
 // The forecast stage of DESIGN.md (pipeline steps 1-3), written once as VIGIL_HD functions that
 // the CPU backend (OpenMP over series) and the CUDA backend (one thread per series) both run.
 //
@@ -179,6 +180,70 @@ enum TransformCode : uint8_t {
                   // noise of the forecast count, and z is the count's Poisson tail (count_z)
 };
 
+constexpr int kMaxDerivativePoints = 4;
+
+// Scheduled events, as the forecast sees them: per series, the occurrences that apply to it
+// (compressed rows, sorted by start), each covering grid steps [first, end) in kEventSegments
+// equal parts with an expected effect each (transformed space), so an effect can change over the
+// event's course: the onset differs from the body, a launch surge decays.
+constexpr int kEventSegments = 4;
+struct EventEffect {
+  uint32_t first, end;
+  float effect[kEventSegments];
+};
+
+// Sum of the effects active at step t (overlapping events combine additively); `active` tells
+// whether any occurrence covers t. NaN when an active occurrence's effect is unknown (no history
+// and no announced impact).
+VIGIL_HD float event_effect_at(const EventEffect* list, uint32_t count, uint32_t t, bool& active) {
+  float sum = 0.0f;
+  active = false;
+  for (uint32_t k = 0; k < count; ++k) {
+    const EventEffect& e = list[k];
+    if (t < e.first) break;  // sorted by start
+    if (t >= e.end) continue;
+    const uint32_t segment = (t - e.first) * kEventSegments / (e.end - e.first);
+    sum += e.effect[segment];
+    active = true;
+  }
+  return sum;
+}
+
+VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
+  s[state::kLevel] = NAN;
+  s[state::kAge] = 0;
+  s[state::kGlobalScale] = NAN;
+  s[state::kResiduals] = 0;
+  s[state::kDailyError] = 0;
+  s[state::kWeeklyError] = 0;
+  s[state::kRunLength] = 0;
+  s[state::kRunSum] = 0;
+  s[state::kVolMean] = 0;
+  s[state::kVolVar] = NAN;  // NaN until the first scored point
+  // NaN = not seen yet (ring entries: no z yet; profile knots: no observation yet)
+  const int n = 2 * p.derivative_points + p.daily_knots + p.weekly_knots + p.scale_slots;
+  for (int k = 0; k < n; ++k) s[state::kRing + k] = NAN;
+}
+
+}  // namespace vigil
+#endif  // VIGIL_FORECAST_HPP_
+
+// ---- The per-point math, on lanes -----------------------------------------------------------------
+// Everything from here to the scalar entry points is templates and overloads on lane types, in
+// namespace vigil::lanes (used by vigil). A translation unit may include this header a second
+// time, inside a namespace of its own and with VIGIL_FORECAST_LANES_AGAIN defined, under
+// `#pragma GCC target`: the same math then compiles for that instruction set (g++ fixes the types
+// of vector comparisons where a template is defined, so instantiating these templates from a
+// function with another target is not enough). The CPU backend does so for AVX-512. (Being in a
+// namespace of their own keeps argument-dependent lookup, through ForecastParams and Clock, from
+// finding the first copy from the second.)
+#if !defined(VIGIL_FORECAST_LANES_) || defined(VIGIL_FORECAST_LANES_AGAIN)
+#ifndef VIGIL_FORECAST_LANES_AGAIN
+#define VIGIL_FORECAST_LANES_
+namespace vigil {
+namespace lanes {
+#endif
+
 // ---- Lanes --------------------------------------------------------------------------------------
 // The per-point math below is written once for a lane type V: `float`, one series (the CUDA
 // thread, the reference), or on the CPU a GCC vector of W floats, W series at once (one per lane:
@@ -262,20 +327,40 @@ struct Vec {
   VIGIL_HD_INLINE simd::Vec<W>::F abs_of(simd::Vec<W>::F v) {                                            \
     return (simd::Vec<W>::F)((simd::Vec<W>::U)v & 0x7fffffffu);                                          \
   }                                                                                                      \
-  VIGIL_HD_INLINE simd::Vec<W>::I not_of(simd::Vec<W>::I m) { return ~m; }                              \
-  VIGIL_HD_INLINE bool any(simd::Vec<W>::I m) {                                                          \
-    const simd::Vec<W>::Q q = (simd::Vec<W>::Q)m;                                                        \
-    uint64_t r = 0;                                                                                      \
-    for (int i = 0; i < W / 2; ++i) r |= q[i];                                                           \
-    return r != 0;                                                                                       \
-  }
+  VIGIL_HD_INLINE simd::Vec<W>::I not_of(simd::Vec<W>::I m) { return ~m; }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"  // wide vectors are only used inlined, inside AVX code
 VIGIL_SIMD_LANES(4)
 VIGIL_SIMD_LANES(8)
 VIGIL_SIMD_LANES(16)
-#pragma GCC diagnostic pop
 #undef VIGIL_SIMD_LANES
+
+// Whether any lane of a mask is set (masks are -1/0 in every lane).
+#if defined(__SSE__)
+VIGIL_HD_INLINE bool any(simd::Vec<4>::I m) { return __builtin_ia32_movmskps((simd::Vec<4>::F)m) != 0; }
+VIGIL_HD_INLINE bool any(simd::Vec<8>::I m) {
+  const simd::Vec<4>::I lo = {m[0], m[1], m[2], m[3]}, hi = {m[4], m[5], m[6], m[7]};
+  return any(lo | hi);
+}
+#else
+VIGIL_HD_INLINE bool any(simd::Vec<4>::I m) {
+  const simd::Vec<4>::Q q = (simd::Vec<4>::Q)m;
+  return (q[0] | q[1]) != 0;
+}
+VIGIL_HD_INLINE bool any(simd::Vec<8>::I m) {
+  const simd::Vec<8>::Q q = (simd::Vec<8>::Q)m;
+  return (q[0] | q[1] | q[2] | q[3]) != 0;
+}
+#endif
+#if defined(VIGIL_FORECAST_LANES_AVX512)  // the includer compiles this copy for AVX-512
+VIGIL_HD_INLINE bool any(simd::Vec<16>::I m) { return __builtin_ia32_ptestmd512(m, m, 0xffff) != 0; }
+#else
+VIGIL_HD_INLINE bool any(simd::Vec<16>::I m) {
+  const simd::Vec<16>::Q q = (simd::Vec<16>::Q)m;
+  return (q[0] | q[1] | q[2] | q[3] | q[4] | q[5] | q[6] | q[7]) != 0;
+}
+#endif
+#pragma GCC diagnostic pop
 #endif
 
 // A lane of value x (x - 0 is x for every x, -0 and NaN included).
@@ -395,13 +480,6 @@ VIGIL_HD_INLINE V transform_lane(V x, V code) {
   return is_finite(x) ? y : splat<V>(NAN);  // NaN and inf are missing points
 }
 
-VIGIL_HD float transform_value(float x, uint8_t transform) {
-  return transform_lane(x, static_cast<float>(transform));
-}
-
-VIGIL_HD float inverse_transform(float y, uint8_t transform) {
-  return transform != kIdentity ? expm1f(y) : y;
-}
 
 // Counts: the z of the log residual misjudges deviations far from a small forecast count, both
 // ways: log1p(0) lies 7.7 delta-method sds below log1p(9), but 0 where 9 were expected happens
@@ -460,21 +538,6 @@ VIGIL_HD_INLINE V count_z(V z_log, V y, V lambda, V sigma, V poisson_sd) {
   return count_z_of(z_log, max_f(fast_expm1(y), 0.0f), lambda, sigma, poisson_sd);
 }
 
-VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
-  s[state::kLevel] = NAN;
-  s[state::kAge] = 0;
-  s[state::kGlobalScale] = NAN;
-  s[state::kResiduals] = 0;
-  s[state::kDailyError] = 0;
-  s[state::kWeeklyError] = 0;
-  s[state::kRunLength] = 0;
-  s[state::kRunSum] = 0;
-  s[state::kVolMean] = 0;
-  s[state::kVolVar] = NAN;  // NaN until the first scored point
-  // NaN = not seen yet (ring entries: no z yet; profile knots: no observation yet)
-  const int n = 2 * p.derivative_points + p.daily_knots + p.weekly_knots + p.scale_slots;
-  for (int k = 0; k < n; ++k) s[state::kRing + k] = NAN;
-}
 
 // ---- Profiles ------------------------------------------------------------------------------------
 
@@ -499,34 +562,6 @@ VIGIL_HD_INLINE void profile_learn(const S& s, int offset, int knots, int k, flo
   if (w > 0.0f) s.set(offset + k1, apply ? (is_nan(b) ? target : b + rate * w * residual) : b);
 }
 
-constexpr int kMaxDerivativePoints = 4;
-
-// Scheduled events, as the forecast sees them: per series, the occurrences that apply to it
-// (compressed rows, sorted by start), each covering grid steps [first, end) in kEventSegments
-// equal parts with an expected effect each (transformed space), so an effect can change over the
-// event's course: the onset differs from the body, a launch surge decays.
-constexpr int kEventSegments = 4;
-struct EventEffect {
-  uint32_t first, end;
-  float effect[kEventSegments];
-};
-
-// Sum of the effects active at step t (overlapping events combine additively); `active` tells
-// whether any occurrence covers t. NaN when an active occurrence's effect is unknown (no history
-// and no announced impact).
-VIGIL_HD float event_effect_at(const EventEffect* list, uint32_t count, uint32_t t, bool& active) {
-  float sum = 0.0f;
-  active = false;
-  for (uint32_t k = 0; k < count; ++k) {
-    const EventEffect& e = list[k];
-    if (t < e.first) break;  // sorted by start
-    if (t >= e.end) continue;
-    const uint32_t segment = (t - e.first) * kEventSegments / (e.end - e.first);
-    sum += e.effect[segment];
-    active = true;
-  }
-  return sum;
-}
 
 // The rate of an exponentially weighted mean that starts as a cumulative average: max(rate,
 // 1 / (1 + n)) after n updates. The division only while some lane is still in its cumulative
@@ -545,7 +580,6 @@ struct PointScoreOf {
   V z_derivative;  // change of z over the last 2k points, in units of its noise
   V z_volatility;  // short-window spread of z (about 1 when the series behaves)
 };
-using PointScore = PointScoreOf<float>;
 
 // ---- The step ------------------------------------------------------------------------------------
 
@@ -574,7 +608,7 @@ VIGIL_HD_INLINE void short_window_scores(const ForecastParams& p, const S& s, co
     }
   }
   const V n_prior = n_all - n_recent;
-  const auto has_z = live & is_num(z);
+  const auto has_z = is_num(z);  // (z is NaN before the series' first valid point)
   // A difference of two means of unit-variance values: divided by its standard deviation.
   // (recent / nr - prior / np) / sqrt(1 / nr + 1 / np), as one division (the counts' products are
   // exact).
@@ -630,9 +664,11 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   const V reported = forecast + event_effect;
   // A valid point is scored against the forecast; without one (the first day, or a phase never
   // seen) it builds the daily profile around the first level.
-  const auto scored = not_of(first) & valid & is_num(forecast);
-  const auto builds = not_of(first) & valid & is_nan(forecast) & not_of(frozen);
-  const auto update = scored & not_of(frozen);  // the state learns from the scored point
+  const auto present = not_of(first) & valid;
+  const auto scored = present & is_num(forecast);
+  auto learns = present;  // from a scored point (update) or one that builds the profile
+  if (kEvents) learns = learns & not_of(frozen);
+  const auto update = learns & is_num(forecast);
 
   // Scale: the slot's mean |e| shrunk toward the global one while the slot has few visits.
   const V residuals = s.get(state::kResiduals);
@@ -690,7 +726,7 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
                             reports_z ? z_base : splat<V>(NAN), splat<V>(NAN), splat<V>(NAN)};
 
   // Every state element below is stored back, changed only where `update` (or `first`, or
-  // `builds`) says so.
+  // `learns`) says so.
   s.set(state::kAge, first ? (valid ? splat<V>(1.0f) : splat<V>(0.0f)) : age + 1.0f);
 
   // Scale update: Huber-clipped |e|; outliers count at a quarter of the rate so a noisier
@@ -743,7 +779,7 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   const V target = y - level;
   const V d_residual = update ? e_full : (is_nan(daily_season) ? splat<V>(0.0f) : target - daily_season);
   const V d_rate_used = update ? d_rate : (warm ? splat<V>(0.0f) : splat<V>(0.5f));
-  profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, d_residual, target, d_rate_used, update | builds);
+  profile_learn(s, daily, p.daily_knots, c.day_knot, c.day_w, d_residual, target, d_rate_used, learns);
   if (kWeekly) {
     // A weekly knot starts as the daily forecast's residual at its first visit, bounded so that
     // an event seen once does not become a weekly phantom.
@@ -763,6 +799,28 @@ VIGIL_HD_INLINE PointScoreOf<V> forecast_step_t(const ForecastParams& p, const S
   const auto live = s.get(state::kAge) != 0.0f;  // after the step: false until the first valid point
   short_window_scores(p, s, c, live, out);
   return out;
+}
+
+#ifndef VIGIL_FORECAST_LANES_AGAIN
+}  // namespace lanes
+using namespace lanes;
+}  // namespace vigil
+#endif
+#endif  // lanes
+
+// ---- Scalar entry points: one series (the CUDA kernel, the reference, host code) ---------------
+#ifndef VIGIL_FORECAST_API_
+#define VIGIL_FORECAST_API_
+namespace vigil {
+
+using PointScore = PointScoreOf<float>;
+
+VIGIL_HD float transform_value(float x, uint8_t transform) {
+  return transform_lane(x, static_cast<float>(transform));
+}
+
+VIGIL_HD float inverse_transform(float y, uint8_t transform) {
+  return transform != kIdentity ? expm1f(y) : y;
 }
 
 VIGIL_HD PointScore step_forecast(const ForecastParams& p, StateRef s, const Clock& c, float x, uint8_t transform,
@@ -808,3 +866,4 @@ VIGIL_HD PointScore forecast_point(const ForecastParams& p, StateRef s, const Cl
 }
 
 }  // namespace vigil
+#endif  // VIGIL_FORECAST_API_

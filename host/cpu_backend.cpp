@@ -1,8 +1,3 @@
-// The forecast step runs on GCC vectors of 4 (SSE2) and 8 (AVX2) floats, always inlined into the
-// functions compiled for their instruction set: g++'s note that 32-byte vectors pass differently
-// without AVX concerns calls that do not happen.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -31,30 +26,8 @@ std::string cpu_model_name() {
 
 constexpr size_t kBlock = 256;  // series per block: the stride of the block's state rows
 
-// Unaligned loads and stores of lane vectors (may_alias: they read and write float arrays).
-template <class F>
-struct Unaligned {
-  typedef F T __attribute__((aligned(4), may_alias));
-};
-template <class F>
-inline __attribute__((always_inline)) F load(const float* p) {
-  return *reinterpret_cast<const typename Unaligned<F>::T*>(p);
-}
-template <class F>
-inline __attribute__((always_inline)) void store(float* p, F v) {
-  *reinterpret_cast<typename Unaligned<F>::T*>(p) = v;
-}
-
-// W consecutive series of a block's state, as one lane type of forecast.hpp's step.
-template <int W>
-struct BlockLanes {
-  using F = typename simd::Vec<W>::F;
-  float* base;
-  F get(int k) const { return load<F>(base + static_cast<size_t>(k) * kBlock); }
-  void set(int k, F v) const { store(base + static_cast<size_t>(k) * kBlock, v); }
-};
-
-// One time step of a block: its rows (n series, a multiple of W: the caller pads the last block).
+// One time step of a block: its rows (n series, a multiple of the lane width: the caller pads
+// the last block).
 struct BlockRow {
   const float* x;
   const float* code;    // TransformCode as float
@@ -67,83 +40,79 @@ struct BlockRow {
   float* z_volatility;
 };
 
-template <int W, bool kWeekly, bool kEvents>
-inline __attribute__((always_inline)) void step_lanes(const ForecastParams& params, const Clock& clock,
-                                                      float* state, size_t n, const BlockRow& r) {
-  using F = typename simd::Vec<W>::F;
-  const ForecastParams p = params;  // local copies: the state's stores cannot alias them
-  const Clock c = clock;
-  for (size_t j = 0; j < n; j += W) {
-    const F frozen = kEvents ? load<F>(r.frozen + j) : F{};
-    const PointScoreOf<F> s = forecast_step_t<kWeekly, kEvents>(
-        p, BlockLanes<W>{state + j}, c, load<F>(r.x + j), load<F>(r.code + j),
-        kEvents ? load<F>(r.effect + j) : F{}, frozen != 0.0f);
-    store(r.forecast + j, s.forecast);
-    store(r.z + j, s.z);
-    store(r.z_base + j, s.z_base);
-    store(r.z_derivative + j, s.z_derivative);
-    store(r.z_volatility + j, s.z_volatility);
-  }
-}
-
 }  // namespace
 }  // namespace vigil
 
-// AVX-512: the lane math of forecast.hpp included a second time, compiled for AVX-512 (see the
-// header), and the step on 16 series a lane. FMA contraction is off, so the results are those of
-// the other paths, bit for bit.
+// The step over a block's row, W series a lane: forecast_step_t of the copy of forecast.hpp's lane
+// math in the namespace where it is expanded. Lanes are GCC vectors of W floats, read and written
+// unaligned (may_alias: they alias the float arrays); a block's state rows lie kBlock floats
+// apart. Each expansion is compiled for its instruction set: SSE2 (4 series a lane, the x86-64
+// baseline), AVX2 (8) and AVX-512 (16), all without FMA contraction, so they compute the same
+// roundings in the same order as the scalar step: the same results, bit for bit, on any machine.
+#define VIGIL_CPU_STEP_ROWS(W)                                                                               \
+  using F = simd::Vec<W>::F;                                                                                 \
+  typedef F UnalignedF __attribute__((aligned(4), may_alias));                                               \
+  inline __attribute__((always_inline)) F load(const float* q) { return *reinterpret_cast<const UnalignedF*>(q); } \
+  inline __attribute__((always_inline)) void store(float* q, F v) { *reinterpret_cast<UnalignedF*>(q) = v; } \
+  struct BlockLanes {                                                                                        \
+    float* base;                                                                                             \
+    F get(int k) const { return load(base + static_cast<size_t>(k) * kBlock); }                              \
+    void set(int k, F v) const { store(base + static_cast<size_t>(k) * kBlock, v); }                         \
+  };                                                                                                         \
+  template <bool kWeekly, bool kEvents>                                                                      \
+  void step_rows(const ForecastParams& params, const Clock& clock, float* state, size_t n, const BlockRow& r) { \
+    const ForecastParams p = params; /* local copies: the state's stores cannot alias them */               \
+    const Clock c = clock;                                                                                   \
+    for (size_t j = 0; j < n; j += W) {                                                                      \
+      const F frozen = kEvents ? load(r.frozen + j) : F{};                                                   \
+      const PointScoreOf<F> s = forecast_step_t<kWeekly, kEvents>(                                           \
+          p, BlockLanes{state + j}, c, load(r.x + j), load(r.code + j), kEvents ? load(r.effect + j) : F{},   \
+          frozen != 0.0f);                                                                                   \
+      store(r.forecast + j, s.forecast);                                                                     \
+      store(r.z + j, s.z);                                                                                   \
+      store(r.z_base + j, s.z_base);                                                                         \
+      store(r.z_derivative + j, s.z_derivative);                                                             \
+      store(r.z_volatility + j, s.z_volatility);                                                             \
+    }                                                                                                        \
+  }
+
+// SSE2: the header's own copy of the lane math.
+namespace vigil::cpu_sse2 {
+VIGIL_CPU_STEP_ROWS(4)
+}  // namespace vigil::cpu_sse2
+
+// AVX2 and AVX-512: the lane math included again under `#pragma GCC target` (see forecast.hpp).
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace vigil::cpu_avx2 {
+#define VIGIL_FORECAST_LANES_AGAIN
+#include "vigil/forecast.hpp"
+#undef VIGIL_FORECAST_LANES_AGAIN
+VIGIL_CPU_STEP_ROWS(8)
+}  // namespace vigil::cpu_avx2
+#pragma GCC pop_options
+
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw")
-#pragma GCC optimize("fp-contract=off")
-namespace vigil {
-namespace avx512 {
+#pragma GCC optimize("fp-contract=off")  // AVX-512 brings FMA
+namespace vigil::cpu_avx512 {
 #define VIGIL_FORECAST_LANES_AGAIN
 #define VIGIL_FORECAST_LANES_AVX512
 #include "vigil/forecast.hpp"
 #undef VIGIL_FORECAST_LANES_AVX512
 #undef VIGIL_FORECAST_LANES_AGAIN
-
-using F16 = simd::Vec<16>::F;
-typedef F16 UnalignedF16 __attribute__((aligned(4), may_alias));
-
-struct BlockLanes16 {
-  float* base;
-  F16 get(int k) const { return *reinterpret_cast<const UnalignedF16*>(base + static_cast<size_t>(k) * kBlock); }
-  void set(int k, F16 v) const { *reinterpret_cast<UnalignedF16*>(base + static_cast<size_t>(k) * kBlock) = v; }
-};
-
-template <bool kWeekly, bool kEvents>
-void step_block(const ForecastParams& params, const Clock& clock, float* state, size_t n, const BlockRow& r) {
-  const ForecastParams p = params;
-  const Clock c = clock;
-  auto load = [](const float* q) { return *reinterpret_cast<const UnalignedF16*>(q); };
-  auto store = [](float* q, F16 v) { *reinterpret_cast<UnalignedF16*>(q) = v; };
-  for (size_t j = 0; j < n; j += 16) {
-    const F16 frozen = kEvents ? load(r.frozen + j) : F16{};
-    const PointScoreOf<F16> s = avx512::forecast_step_t<kWeekly, kEvents>(
-        p, BlockLanes16{state + j}, c, load(r.x + j), load(r.code + j), kEvents ? load(r.effect + j) : F16{},
-        frozen != 0.0f);
-    store(r.forecast + j, s.forecast);
-    store(r.z + j, s.z);
-    store(r.z_base + j, s.z_base);
-    store(r.z_derivative + j, s.z_derivative);
-    store(r.z_volatility + j, s.z_volatility);
-  }
-}
-
-}  // namespace avx512
-}  // namespace vigil
+VIGIL_CPU_STEP_ROWS(16)
+}  // namespace vigil::cpu_avx512
 #pragma GCC pop_options
+#undef VIGIL_CPU_STEP_ROWS
 
 namespace vigil {
 namespace {
 
-// The same step compiled for SSE2 (4 series a lane, the x86-64 baseline), for AVX2 (8) and for
-// AVX-512 (16), chosen at run time: the binary runs on any x86-64 and uses the widest vectors
-// there are. (Without FMA: the same roundings, so the same results, on all three.)
+// The widest of the three this CPU runs; VIGIL_CPU_ISA=sse2|avx2 caps the choice (the tests
+// compare the paths on one machine).
 enum class Isa { kSse2, kAvx2, kAvx512 };
 
-// VIGIL_CPU_ISA=sse2|avx2 caps the choice (the tests compare the paths on one machine).
 Isa cpu_isa() {
   const char* cap = std::getenv("VIGIL_CPU_ISA");
   const std::string limit = cap ? cap : "";
@@ -154,20 +123,10 @@ Isa cpu_isa() {
 }
 
 template <bool kWeekly, bool kEvents>
-void step_block_sse2(const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
-  step_lanes<4, kWeekly, kEvents>(p, c, state, n, r);
-}
-template <bool kWeekly, bool kEvents>
-__attribute__((target("avx2"))) void step_block_avx2(const ForecastParams& p, const Clock& c, float* state,
-                                                     size_t n, const BlockRow& r) {
-  step_lanes<8, kWeekly, kEvents>(p, c, state, n, r);
-}
-
-template <bool kWeekly, bool kEvents>
 void step_block(Isa isa, const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
-  if (isa == Isa::kAvx512) avx512::step_block<kWeekly, kEvents>(p, c, state, n, r);
-  else if (isa == Isa::kAvx2) step_block_avx2<kWeekly, kEvents>(p, c, state, n, r);
-  else step_block_sse2<kWeekly, kEvents>(p, c, state, n, r);
+  if (isa == Isa::kAvx512) cpu_avx512::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+  else if (isa == Isa::kAvx2) cpu_avx2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+  else cpu_sse2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
 }
 
 constexpr uint32_t kNever = 0xffffffffu;

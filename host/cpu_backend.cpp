@@ -76,11 +76,14 @@ struct BlockRow {
     }                                                                                                        \
   }
 
-// SSE2: the header's own copy of the lane math.
+// SSE2 (elsewhere than x86-64, the 4-float vectors of the target): the header's own copy of the
+// lane math.
 namespace vigil::cpu_sse2 {
 VIGIL_CPU_STEP_ROWS(4)
 }  // namespace vigil::cpu_sse2
 
+#if defined(__x86_64__)
+#define VIGIL_CPU_WIDE_VECTORS 1
 // AVX2 and AVX-512: the lane math included again under `#pragma GCC target` (see forecast.hpp).
 #pragma GCC push_options
 #pragma GCC target("avx2")
@@ -104,6 +107,7 @@ namespace vigil::cpu_avx512 {
 VIGIL_CPU_STEP_ROWS(16)
 }  // namespace vigil::cpu_avx512
 #pragma GCC pop_options
+#endif
 #undef VIGIL_CPU_STEP_ROWS
 
 namespace vigil {
@@ -114,19 +118,25 @@ namespace {
 enum class Isa { kSse2, kAvx2, kAvx512 };
 
 Isa cpu_isa() {
+#ifdef VIGIL_CPU_WIDE_VECTORS
   const char* cap = std::getenv("VIGIL_CPU_ISA");
   const std::string limit = cap ? cap : "";
   if (limit != "sse2" && limit != "avx2" && __builtin_cpu_supports("avx512f") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
     return Isa::kAvx512;
-  return limit != "sse2" && __builtin_cpu_supports("avx2") ? Isa::kAvx2 : Isa::kSse2;
+  if (limit != "sse2" && __builtin_cpu_supports("avx2")) return Isa::kAvx2;
+#endif
+  return Isa::kSse2;
 }
 
 template <bool kWeekly, bool kEvents>
 void step_block(Isa isa, const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
-  if (isa == Isa::kAvx512) cpu_avx512::step_rows<kWeekly, kEvents>(p, c, state, n, r);
-  else if (isa == Isa::kAvx2) cpu_avx2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
-  else cpu_sse2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+#ifdef VIGIL_CPU_WIDE_VECTORS
+  if (isa == Isa::kAvx512) return cpu_avx512::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+  if (isa == Isa::kAvx2) return cpu_avx2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+#endif
+  (void)isa;
+  cpu_sse2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
 }
 
 constexpr uint32_t kNever = 0xffffffffu;

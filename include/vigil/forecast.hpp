@@ -26,10 +26,10 @@
 
 #include "vigil/hd.hpp"
 
-// The per-point functions are written branch-free (selects, not ifs; every state element stored
-// back, changed or not) and without libm calls on the hot path, so that the CPU backend's
-// `#pragma omp simd` loop over a block's series vectorises them whole. VIGIL_HD_INLINE forces
-// the inlining that this needs under g++ (the step is too large for its default heuristics).
+// The per-point functions are written once over a lane type (one series, or a vector of series
+// on the CPU: see "The per-point math, on lanes" below), branch-free and without libm calls.
+// VIGIL_HD_INLINE forces the inlining that the CPU's vector code needs under g++ (the step is too
+// large for its default heuristics).
 #if defined(__CUDACC__)
 #define VIGIL_HD_INLINE VIGIL_HD
 #elif defined(__GNUC__)
@@ -234,9 +234,9 @@ VIGIL_HD void init_state(const ForecastParams& p, StateRef s) {
 // time, inside a namespace of its own and with VIGIL_FORECAST_LANES_AGAIN defined, under
 // `#pragma GCC target`: the same math then compiles for that instruction set (g++ fixes the types
 // of vector comparisons where a template is defined, so instantiating these templates from a
-// function with another target is not enough). The CPU backend does so for AVX-512. (Being in a
-// namespace of their own keeps argument-dependent lookup, through ForecastParams and Clock, from
-// finding the first copy from the second.)
+// function with another target is not enough). The CPU backend does so for AVX2 and AVX-512.
+// (Being in a namespace of their own keeps argument-dependent lookup, through ForecastParams and
+// Clock, from finding the first copy from the second.)
 #if !defined(VIGIL_FORECAST_LANES_) || defined(VIGIL_FORECAST_LANES_AGAIN)
 #ifndef VIGIL_FORECAST_LANES_AGAIN
 #define VIGIL_FORECAST_LANES_
@@ -248,12 +248,12 @@ namespace lanes {
 // The per-point math below is written once for a lane type V: `float`, one series (the CUDA
 // thread, the reference), or on the CPU a GCC vector of W floats, W series at once (one per lane:
 // simd::Vec<W>::F). Both read the same: arithmetic and comparisons are operators; a comparison
-// gives a mask (a bool, or an int vector of -1/0) that & and | combine, not_of negates and ?:
-// takes; and `m ? a : b`
-// selects lane by lane, both sides computed for a vector. Hence the step is branch-free: every
-// state element is stored back, changed or not, and the few real branches (`if (any(m))`) only
-// skip work whose result no lane keeps. What differs between lane types (square root, bit
-// patterns, conversions) is the overloads that follow.
+// gives a mask (a bool, or an int vector of -1/0) that & and | combine (not && and ||: g++
+// lowers those poorly on vectors), not_of negates and ?: takes; and `m ? a : b` selects lane by
+// lane, both sides computed for a vector. Hence the step is branch-free: every state element is
+// stored back, changed or not, and the few real branches (`if (any(m))`) only skip work whose
+// result no lane keeps. What differs between lane types (square root, bit patterns, conversions)
+// is the overloads that follow.
 template <class V>
 struct Lane;  // the integer lane types that go with V
 template <>
@@ -480,7 +480,6 @@ VIGIL_HD_INLINE V transform_lane(V x, V code) {
   return is_finite(x) ? y : splat<V>(NAN);  // NaN and inf are missing points
 }
 
-
 // Counts: the z of the log residual misjudges deviations far from a small forecast count, both
 // ways: log1p(0) lies 7.7 delta-method sds below log1p(9), but 0 where 9 were expected happens
 // once in 8,000 Poisson draws (z -3.7); and 10 errors where 0.5 were expected (a 1e-10 event,
@@ -525,7 +524,7 @@ VIGIL_HD_INLINE V count_tail_z(V z_log, V count, V lambda, V sigma, V poisson_sd
 // `z_log`: the log residual over `sigma`, the series' scale in log space (at least `poisson_sd`,
 // poisson_log_sd of the forecast); `count`: the observed count (>= 0); `lambda`: the forecast
 // count (>= 0). Within +-2 of the forecast the two z agree well enough for a detector whose
-// threshold is 5, so the tail is only computed beyond (it costs a cube root and more a point).
+// threshold is 5, so the tail is only computed beyond (a cube root, a square root, a division).
 template <class V>
 VIGIL_HD_INLINE V count_z_of(V z_log, V count, V lambda, V sigma, V poisson_sd) {
   const auto tail = abs_of(z_log) > 2.0f;
@@ -537,7 +536,6 @@ template <class V>
 VIGIL_HD_INLINE V count_z(V z_log, V y, V lambda, V sigma, V poisson_sd) {
   return count_z_of(z_log, max_f(fast_expm1(y), 0.0f), lambda, sigma, poisson_sd);
 }
-
 
 // ---- Profiles ------------------------------------------------------------------------------------
 
@@ -561,7 +559,6 @@ VIGIL_HD_INLINE void profile_learn(const S& s, int offset, int knots, int k, flo
   const V b = s.get(offset + k1);  // read after a's store: with one knot, a and b are the same
   if (w > 0.0f) s.set(offset + k1, apply ? (is_nan(b) ? target : b + rate * w * residual) : b);
 }
-
 
 // The rate of an exponentially weighted mean that starts as a cumulative average: max(rate,
 // 1 / (1 + n)) after n updates. The division only while some lane is still in its cumulative

@@ -89,8 +89,19 @@ SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& tr
 
 Scores score_dataset(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule,
                      const SeriesRules* rules) {
-  const size_t N = data.N(), T = data.T;
   Scores s;
+  score_dataset_into(data, config, backend, schedule, rules, s);
+  return s;
+}
+
+void score_dataset_into(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule,
+                        const SeriesRules* rules, Scores& s) {
+  const size_t N = data.N(), T = data.T;
+  // The [T][N] arrays keep their memory (the forecast overwrites every element); the rest is
+  // reset.
+  s.events = EventPlan{};
+  s.peers = PeerLayout{};
+  s.seconds = s.event_seconds = s.peer_seconds = 0;
   s.params = make_forecast_params(config.forecast, data.start, data.step, T);
   SeriesRules own;
   if (!rules) {
@@ -118,6 +129,8 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
     in.event_effects = s.events.entries.data();
     in.event_count = s.events.entries.size();
     s.z_base.resize(T * N);
+  } else {
+    s.z_base.clear();
   }
   s.forecast.resize(T * N);
   s.z.resize(T * N);
@@ -143,8 +156,11 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
     backend.peers(pp, PeerInput{s.z.data(), T, N, &s.peers},
                   PeerOutput{s.cell_z.data(), s.breadth.data(), s.correlation.data()});
     s.peer_seconds = since(t1);
+  } else {
+    s.cell_z.clear();
+    s.breadth.clear();
+    s.correlation.clear();
   }
-  return s;
 }
 
 }  // namespace vigil

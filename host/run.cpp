@@ -16,10 +16,9 @@ using SteadyClock = std::chrono::steady_clock;
 double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
 
 // The batch as a Dataset of its own: the header's keys (same dictionaries, so codes carry over)
-// for `columns`, and their values.
-Dataset batch_dataset(const Dataset& header, const std::vector<uint32_t>& columns, const ValueSource& values) {
+// for `columns`, and their values, into `b` (its arrays' memory reused from the last batch).
+void fill_batch(const Dataset& header, const std::vector<uint32_t>& columns, const ValueSource& values, Dataset& b) {
   const size_t n = columns.size(), D = header.keys.num_dims();
-  Dataset b;
   b.keys.dims = header.keys.dims;
   b.keys.dictionary = header.keys.dictionary;
   b.keys.index = header.keys.index;
@@ -37,7 +36,6 @@ Dataset batch_dataset(const Dataset& header, const std::vector<uint32_t>& column
   values.gather(columns.data(), n, b.values.data());
   b.observed.resize(header.T * n);
   if (!values.gather_observed(columns.data(), n, b.observed.data())) b.observed.clear();
-  return b;
 }
 
 template <typename V>
@@ -141,14 +139,15 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
 
   const Dataset* in_memory = values.in_memory();
   size_t done = 0;
+  Dataset copy;   // the batch's values, when not scored in place
+  Scores scores;  // the batch's scores; both keep their memory from batch to batch
   for (const std::vector<uint32_t>& columns : plan) {
     const size_t n = columns.size();
     r.largest_batch = std::max(r.largest_batch, n);
     // One batch of an in-memory input is scored in place, without a copy.
     const bool whole = in_memory && n == N;
     tr = SteadyClock::now();
-    Dataset copy;
-    if (!whole) copy = batch_dataset(header, columns, values);
+    if (!whole) fill_batch(header, columns, values, copy);
     const Dataset& data = whole ? *in_memory : copy;
     SeriesRules batch_rules;
     if (!whole) {
@@ -159,7 +158,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
     }
     r.read_seconds += seconds_since(tr);
 
-    Scores scores = score_dataset(data, config, backend, schedule, whole ? &rules : &batch_rules);
+    score_dataset_into(data, config, backend, schedule, whole ? &rules : &batch_rules, scores);
     r.forecast_seconds += scores.seconds;
     r.event_seconds += scores.event_seconds;
     r.peer_seconds += scores.peer_seconds;

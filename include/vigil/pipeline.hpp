@@ -60,5 +60,9 @@ SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& tr
 // `data` is one batch of it.
 Scores score_dataset(const Dataset& data, const Config& config, Backend& backend,
                      const EventSchedule* schedule = nullptr, const SeriesRules* rules = nullptr);
+// The same into `scores`, reusing its arrays' memory: batch after batch, no fresh pages to fault
+// in and zero.
+void score_dataset_into(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule,
+                        const SeriesRules* rules, Scores& scores);
 
 }  // namespace vigil

@@ -180,6 +180,13 @@ ordered_json bench_peer(const Dataset& header, const ValueSource& values, size_t
     std::printf("NumPy peer skipped: %s\n", why.c_str());
     return j;
   }
+  if (peer->z_agreement && peer->z_agreement->compared == 0) {
+    // Every point in the learning phase: both sides skip the scoring math, so a ratio would
+    // compare little more than the learning updates.
+    j["skipped"] = "no point is scored: the series are shorter than the learning phase";
+    std::printf("NumPy peer skipped: no point is scored (the series are shorter than the learning phase)\n");
+    return j;
+  }
   j["numpy_points_per_second"] = peer->points_per_second;
   j["ratio_per_core"] = points / vigil_s / peer->points_per_second;
   j["numpy"] = peer->numpy_version;

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -68,34 +69,23 @@ class DeviceBuffer {
 };
 
 // Page-locked host memory, so copies to and from the device run asynchronously at full speed.
+struct FreePinned {
+  void operator()(void* p) const { cudaFreeHost(p); }
+};
 template <typename T>
 class PinnedBuffer {
  public:
   PinnedBuffer() = default;
   explicit PinnedBuffer(size_t count) : count_(count) {
-    if (count_) VIGIL_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ptr_), count_ * sizeof(T)));
+    T* p = nullptr;
+    if (count_) VIGIL_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&p), count_ * sizeof(T)));
+    ptr_.reset(p);
   }
-  ~PinnedBuffer() {
-    if (ptr_) cudaFreeHost(ptr_);
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  PinnedBuffer(PinnedBuffer&& o) noexcept { *this = std::move(o); }
-  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-      if (ptr_) cudaFreeHost(ptr_);
-      ptr_ = o.ptr_;
-      count_ = o.count_;
-      o.ptr_ = nullptr;
-      o.count_ = 0;
-    }
-    return *this;
-  }
-  T* data() const { return ptr_; }
+  T* data() const { return ptr_.get(); }
   size_t size() const { return count_; }
 
  private:
-  T* ptr_ = nullptr;
+  std::unique_ptr<T, FreePinned> ptr_;
   size_t count_ = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "vigil/error.hpp"
 #include "vigil/events.hpp"
 #include "vigil/ingest.hpp"
+#include "vigil/value_source.hpp"
 #include "vigil/timeutil.hpp"
 
 namespace {
@@ -688,6 +689,8 @@ TEST(Cube, RejectsBrokenCubes) {
     TempDir dir;
     write_small_cube(dir, c.dict, c.data, c.keys, c.meta);
     EXPECT_TRUE(contains(error_of([&] { read_cube(dir.file("cube"), {}); }), c.message)) << c.message;
+    // The streaming path (`vigil score` on a cube) checks the same before reading a value.
+    EXPECT_TRUE(contains(error_of([&] { open_cube(dir.file("cube"), {}); }), c.message)) << c.message;
   }
   TempDir dir;
   write_small_cube(dir, good_dict, good_data);

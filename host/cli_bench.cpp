@@ -151,8 +151,10 @@ ordered_json bench_peer(const Dataset& header, const ValueSource& values, size_t
   values.gather(columns.data(), n, subset.data());
   std::vector<uint8_t> traits(n, 0);
   accumulate_traits(subset.data(), T, n, n, traits.data());
-  Keys keys = header.keys;
-  keys.codes.resize(n * keys.num_dims());
+  Keys keys;  // of the first n series only: no copy of every series' codes
+  keys.dims = header.keys.dims;
+  keys.dictionary = header.keys.dictionary;
+  keys.codes.assign(header.keys.codes.begin(), header.keys.codes.begin() + n * keys.num_dims());
   if (keys.num_dims() == 0) keys.series_without_dims = n;
   Config config;
   const SeriesRules rules = derive_series_rules(keys, traits, config);

@@ -15,23 +15,30 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
 
-// The batch as a Dataset of its own: the header's keys (same dictionaries, so codes carry over)
-// for `columns`, and their values, into `b` (its arrays' memory reused from the last batch).
-void fill_batch(const Dataset& header, const std::vector<uint32_t>& columns, const ValueSource& values, Dataset& b) {
-  const size_t n = columns.size(), D = header.keys.num_dims();
+// A batch as a Dataset of its own: the header's keys (same dictionaries, so codes carry over), grid
+// and roles, set once per run; fill_batch() then puts one batch's series into it.
+Dataset batch_template(const Dataset& header) {
+  Dataset b;
   b.keys.dims = header.keys.dims;
   b.keys.dictionary = header.keys.dictionary;
   b.keys.index = header.keys.index;
-  b.keys.series_without_dims = D == 0 ? n : 0;
-  b.keys.codes.resize(n * D);
-  for (size_t k = 0; k < n; ++k)
-    for (size_t d = 0; d < D; ++d) b.keys.codes[k * D + d] = header.keys.code(columns[k], d);
   b.start = header.start;
   b.step = header.step;
   b.T = header.T;
   b.group_dim = header.group_dim;
   b.stack_dim = header.stack_dim;
   b.source = header.source;
+  return b;
+}
+
+// The codes and values of `columns` into `b` (a batch_template; its arrays' memory is reused
+// from the last batch).
+void fill_batch(const Dataset& header, const std::vector<uint32_t>& columns, const ValueSource& values, Dataset& b) {
+  const size_t n = columns.size(), D = header.keys.num_dims();
+  b.keys.series_without_dims = D == 0 ? n : 0;
+  b.keys.codes.resize(n * D);
+  for (size_t k = 0; k < n; ++k)
+    for (size_t d = 0; d < D; ++d) b.keys.codes[k * D + d] = header.keys.code(columns[k], d);
   b.values.resize(header.T * n);
   values.gather(columns.data(), n, b.values.data());
   b.observed.resize(header.T * n);
@@ -43,6 +50,11 @@ std::vector<V> pick(const std::vector<V>& all, const std::vector<uint32_t>& colu
   std::vector<V> out(columns.size());
   for (size_t k = 0; k < columns.size(); ++k) out[k] = all[columns[k]];
   return out;
+}
+
+SeriesRules rules_of(const SeriesRules& all, const std::vector<uint32_t>& columns) {
+  return SeriesRules{pick(all.transform, columns), pick(all.has_data, columns), pick(all.direction, columns),
+                     pick(all.threshold, columns)};
 }
 
 // Traits of every series (the "auto" transform decides per metric over the whole input), read
@@ -139,7 +151,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
 
   const Dataset* in_memory = values.in_memory();
   size_t done = 0;
-  Dataset copy;   // the batch's values, when not scored in place
+  Dataset copy = batch_template(header);  // the batch's values, when not scored in place
   Scores scores;  // the batch's scores; both keep their memory from batch to batch
   for (const std::vector<uint32_t>& columns : plan) {
     const size_t n = columns.size();
@@ -149,13 +161,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
     tr = SteadyClock::now();
     if (!whole) fill_batch(header, columns, values, copy);
     const Dataset& data = whole ? *in_memory : copy;
-    SeriesRules batch_rules;
-    if (!whole) {
-      batch_rules.transform = pick(rules.transform, columns);
-      batch_rules.has_data = pick(rules.has_data, columns);
-      batch_rules.direction = pick(rules.direction, columns);
-      batch_rules.threshold = pick(rules.threshold, columns);
-    }
+    const SeriesRules batch_rules = whole ? SeriesRules{} : rules_of(rules, columns);
     r.read_seconds += seconds_since(tr);
 
     score_dataset_into(data, config, backend, schedule, whole ? &rules : &batch_rules, scores);

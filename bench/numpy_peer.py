@@ -3,7 +3,7 @@
 ratio to it).
 
 This is an equivalent, vectorised NumPy implementation of the per-point math in
-include/vigil/forecast.hpp (`forecast_step` = `step_forecast` + `short_window_scores`, with
+include/vigil/math/forecast.hpp (`forecast_step` = `step_forecast` + `short_window_scores`, with
 `init_state`, `clock_at`, the identity / log1p / count transforms, the Poisson treatment of
 counts, the daily and weekly piecewise-linear profiles, the heteroscedastic per-slot scale, the
 robust updates with outlier clipping and level-shift acceptance, and the derivative and

@@ -1,6 +1,6 @@
 // CUDA backend: one thread per series streams through time over the time-major batch, so at
 // every step a warp reads 32 consecutive series (coalesced) and its state rows likewise. The
-// math is forecast_step() from include/vigil/forecast.hpp, the same the CPU backend runs.
+// math is forecast_step() from include/vigil/math/forecast.hpp, the same the CPU backend runs.
 #include <algorithm>
 #include <cstring>
 #include <memory>

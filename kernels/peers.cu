@@ -1,6 +1,6 @@
 // Peer groups on the GPU. The time-major batch is cut into chunks of time steps (contiguous in
 // memory, so each crosses PCIe in one copy, and every chunk holds every group whole); per
-// chunk, three kernels run the per-point math of include/vigil/peers.hpp:
+// chunk, three kernels run the per-point math of include/vigil/math/peers.hpp:
 //   cells   one thread per (t, cell) averages its members, read through `order`
 //   groups  one thread per (t, group) totals its cells
 //   series  one thread per series streams through the chunk's steps; its correlation state

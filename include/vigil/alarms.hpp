@@ -80,7 +80,7 @@ struct Alarm {
 };
 
 // Groups raised episodes that happen together, in either direction, into one alarm per scope
-// (see host/alarms.cpp for the rule).
+// (see host/decide/alarms.cpp for the rule).
 std::vector<Alarm> group_alarms(const Dataset& data, std::vector<Episode>& episodes, const Config& config);
 
 // JSON Lines writers (atomic). The ledger holds every candidate episode with its decision.

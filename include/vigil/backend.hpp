@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "vigil/forecast.hpp"
+#include "vigil/math/forecast.hpp"
 #include "vigil/peers.hpp"
 
 namespace vigil {

@@ -3,7 +3,7 @@
 #include <map>
 #include <string>
 
-#include "vigil/forecast.hpp"
+#include "vigil/math/forecast.hpp"
 
 namespace vigil {
 

@@ -8,7 +8,7 @@
 
 #include "vigil/dataset.hpp"
 #include "vigil/events.hpp"
-#include "vigil/forecast.hpp"
+#include "vigil/math/forecast.hpp"
 
 namespace vigil {
 

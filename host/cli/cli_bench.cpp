@@ -1,0 +1,324 @@
+// `vigil bench`: throughput of the scoring pipeline, stage by stage, against the memory roofline
+// measured in the same run; the backends side by side on the same data; and the forecast stage
+// against its NumPy peer (bench/numpy_peer.py) on a subset.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <string>
+
+#include "cli/cli.hpp"
+#include "cli/cli_common.hpp"
+#include "cxxopts.hpp"
+#include "vigil/tools/numpy_peer.hpp"
+#include "io/progress.hpp"
+#include "vigil/atomic_file.hpp"
+#include "vigil/error.hpp"
+#include "vigil/events.hpp"
+#include "vigil/run.hpp"
+#include "vigil/tools/scenario.hpp"
+#include "vigil/value_source.hpp"
+
+namespace vigil::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string today_utc() {
+  std::time_t now = std::time(nullptr);
+  char buf[16];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d", std::gmtime(&now));
+  return buf;
+}
+
+// Peak resident memory since the last reset_peak_rss() (VmHWM), in MB; the process's peak where
+// the kernel cannot reset it.
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// So the peak belongs to the scoring run, not to the bandwidth probe's buffers before it.
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+// The fewest bytes each stage must move per point: inputs read once, outputs written once
+// (per-series state in registers or cache).
+struct StageBytes {
+  double read;      // values read (4) for the transform's traits; a gathered batch copies them (+8)
+  double forecast;  // the value in; forecast, z, z_derivative and z_volatility out
+  double peers;     // z in; breadth and correlation out
+  double decide;    // z scanned for episodes and for series never scored
+};
+StageBytes stage_bytes(bool gathered) { return {gathered ? 12.0 : 4.0, 20.0, 12.0, 8.0}; }
+
+// One backend over the data: the stages of run_scoring, with bytes and the roofline.
+ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueSource& values,
+                           const EventSchedule* schedule, const BatchOptions& batching, bool from_disk) {
+  const double n_points = static_cast<double>(header.N()) * static_cast<double>(header.T);
+  std::fprintf(stderr, "bench: %zu series x %zu points on %s [%s]\n", header.N(), header.T, backend.name().c_str(),
+               backend.device().c_str());
+  const double copy_gbs = backend.copy_bandwidth_gbs();
+  const double h2d_gbs = backend.host_to_device_gbs();
+  Config config;
+  reset_peak_rss();
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunResult run = run_scoring(header, values, config, backend, 0, schedule, batching);
+  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const StageBytes per_point = stage_bytes(from_disk || run.batches > 1);
+
+  ordered_json j;
+  j["backend"] = backend.name();
+  j["device"] = backend.device();
+  j["series"] = header.N();
+  j["points"] = header.T;
+  j["batches"] = run.batches;
+  j["largest_batch"] = run.largest_batch;
+  j["seconds"] = total_s;
+  j["points_per_second"] = n_points / total_s;
+  const double bytes = n_points * (per_point.read + per_point.forecast + per_point.peers + per_point.decide);
+  j["bytes_moved"] = bytes;
+  j["bandwidth_gbs"] = bytes / total_s / 1e9;
+  j["roofline_gbs"] = copy_gbs;
+  j["roofline_fraction"] = bytes / total_s / 1e9 / copy_gbs;
+  if (h2d_gbs > 0) j["host_to_device_gbs"] = h2d_gbs;
+  auto stage = [&](double seconds, double bytes_per_point) {
+    ordered_json o{{"seconds", seconds}, {"points_per_second", n_points / seconds}};
+    if (bytes_per_point > 0) {
+      const double b = bytes_per_point * n_points;
+      o["bytes_moved"] = b;
+      o["bandwidth_gbs"] = b / seconds / 1e9;
+      o["roofline_fraction"] = b / seconds / 1e9 / copy_gbs;
+    }
+    return o;
+  };
+  const double other_s = total_s - run.read_seconds - run.forecast_seconds - run.event_seconds -
+                         run.peer_seconds - run.decide_seconds;
+  j["stages"]["read"] = stage(run.read_seconds, per_point.read);
+  j["stages"]["events_first_pass"] = stage(run.event_seconds, 0);
+  j["stages"]["events_first_pass"]["series_occurrences"] = run.event_occurrences;
+  j["stages"]["forecast"] = stage(run.forecast_seconds, per_point.forecast);
+  j["stages"]["peers"] = stage(run.peer_seconds, per_point.peers);
+  j["stages"]["episodes_decisions_alarms"] = stage(run.decide_seconds, per_point.decide);
+  j["stages"]["other"] = stage(other_s, 0);  // allocation, per-series rules, events plan
+  j["stages_include_host_transfers"] = backend.name() == "cuda";
+  j["alarms"] = run.alarms.size();
+  const double rss = peak_rss_mb();
+  j["peak_rss_mb"] = rss;
+
+  std::printf("%s [%s]: %zu series x %zu points, %zu batch(es) of up to %zu series\n", backend.name().c_str(),
+              backend.device().c_str(), header.N(), header.T, run.batches, run.largest_batch);
+  std::printf("  %-26s %9s %12s %9s %9s\n", "stage", "seconds", "points/s", "GB/s", "roofline");
+  auto row = [&](const char* name, double seconds, double bytes_per_point) {
+    std::printf("  %-26s %9.3f %12.3g", name, seconds, n_points / seconds);
+    if (bytes_per_point > 0) {
+      const double gbs = bytes_per_point * n_points / seconds / 1e9;
+      std::printf(" %9.2f %8.1f%%", gbs, 100.0 * gbs / copy_gbs);
+    }
+    std::printf("\n");
+  };
+  row("read", run.read_seconds, per_point.read);
+  row("events (first pass)", run.event_seconds, 0);
+  row("forecast", run.forecast_seconds, per_point.forecast);
+  row("peer groups", run.peer_seconds, per_point.peers);
+  row("episodes+decisions+alarms", run.decide_seconds, per_point.decide);
+  row("other", other_s, 0);
+  row("end to end", total_s, per_point.read + per_point.forecast + per_point.peers + per_point.decide);
+  std::printf("  roofline: %.1f GB/s measured copy bandwidth (read + write)", copy_gbs);
+  if (h2d_gbs > 0) std::printf("; host-to-device copy (pinned) %.1f GB/s", h2d_gbs);
+  std::printf("; peak RSS of the run %.0f MB\n", rss);
+  return j;
+}
+
+// The forecast stage alone on the first `series` series, vigil on one CPU thread against the
+// NumPy peer (one thread), with the peer's z checked against vigil's.
+ordered_json bench_peer(const Dataset& header, const ValueSource& values, size_t series) {
+  const size_t n = std::min(series, header.N()), T = header.T;
+  std::vector<uint32_t> columns(n);
+  std::iota(columns.begin(), columns.end(), 0u);
+  std::vector<float> subset(T * n);
+  values.gather(columns.data(), n, subset.data());
+  std::vector<uint8_t> traits(n, 0);
+  accumulate_traits(subset.data(), T, n, n, traits.data());
+  Keys keys;  // of the first n series only: no copy of every series' codes
+  keys.dims = header.keys.dims;
+  keys.dictionary = header.keys.dictionary;
+  keys.codes.assign(header.keys.codes.begin(), header.keys.codes.begin() + n * keys.num_dims());
+  if (keys.num_dims() == 0) keys.series_without_dims = n;
+  Config config;
+  const SeriesRules rules = derive_series_rules(keys, traits, config);
+  const ForecastParams params = make_forecast_params(config.forecast, header.start, header.step, T);
+
+  auto one_thread = make_cpu_backend(1);
+  std::vector<float> forecast(T * n), z(T * n), derivative(T * n), volatility(T * n);
+  const ForecastInput in{subset.data(), rules.transform.data(), T, n};
+  const ForecastOutput out{forecast.data(), z.data(), nullptr, derivative.data(), volatility.data()};
+  double vigil_s = 1e300;
+  for (int rep = 0; rep < 3; ++rep) {  // best of three, as timings on a shared machine vary
+    const auto t0 = std::chrono::steady_clock::now();
+    one_thread->forecast(params, in, out);
+    vigil_s = std::min(vigil_s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double points = static_cast<double>(n) * static_cast<double>(T);
+  ordered_json j;
+  j["series"] = n;
+  j["points"] = T;
+  j["vigil_cpu_1thread_points_per_second"] = points / vigil_s;
+  std::string why;
+  const auto peer = run_numpy_peer(params, subset.data(), rules.transform.data(), T, n, z.data(), &why);
+  if (!peer) {
+    j["skipped"] = why;
+    std::printf("NumPy peer skipped: %s\n", why.c_str());
+    return j;
+  }
+  if (peer->z_agreement && peer->z_agreement->compared == 0) {
+    // Every point in the learning phase: both sides skip the scoring math, so a ratio would
+    // compare little more than the learning updates.
+    j["skipped"] = "no point is scored: the series are shorter than the learning phase";
+    std::printf("NumPy peer skipped: no point is scored (the series are shorter than the learning phase)\n");
+    return j;
+  }
+  j["numpy_points_per_second"] = peer->points_per_second;
+  j["ratio_per_core"] = points / vigil_s / peer->points_per_second;
+  j["numpy"] = peer->numpy_version;
+  j["pandas"] = peer->pandas_version.empty() ? ordered_json(nullptr) : ordered_json(peer->pandas_version);
+  if (peer->z_agreement) {
+    const NumpyPeerAgreement& a = *peer->z_agreement;
+    j["z_agreement"] = {{"compared", a.compared},
+                        {"scored_by_one_only", a.nan_mismatch},
+                        {"median_abs_diff", a.median_abs_diff},
+                        {"p99_abs_diff", a.p99_abs_diff},
+                        {"share_within_0.05", a.share_within_0_05}};
+  }
+  std::printf("forecast stage, one core, %zu series x %zu points: vigil %.3g points/s, NumPy peer %.3g points/s "
+              "(%.1fx)",
+              n, T, points / vigil_s, peer->points_per_second, points / vigil_s / peer->points_per_second);
+  if (peer->z_agreement)
+    std::printf("; z agree: median |dz| %.2g, %.1f%% within 0.05", peer->z_agreement->median_abs_diff,
+                100.0 * peer->z_agreement->share_within_0_05);
+  std::printf("\n");
+  return j;
+}
+
+}  // namespace
+
+int bench(int argc, char** argv) {
+  cxxopts::Options opts("vigil bench",
+                        "Throughput of the scoring pipeline against the memory roofline, per backend, and of the "
+                        "forecast stage against a NumPy peer");
+  opts.add_options()
+    ("series", "generated series (rounded to a whole metric x stack x device x region cube)",
+     cxxopts::value<size_t>()->default_value("100000"))
+    ("points", "generated points per series (5-minute steps)", cxxopts::value<size_t>()->default_value("2016"))
+    ("input", "score this cube directory (read from disk in batches) instead of generated data",
+     cxxopts::value<std::string>())
+    ("events", "event schedule for --input (default: its events.csv when present)", cxxopts::value<std::string>())
+    ("backend", "auto, cpu, cuda, or all (every backend here, on the same data)",
+     cxxopts::value<std::string>()->default_value("auto"))
+    ("batch-series", "series per batch (0: as many as 2 GiB of host memory holds)",
+     cxxopts::value<size_t>()->default_value("0"))
+    ("peer-series", "series of the NumPy peer comparison (0: skip it)", cxxopts::value<size_t>()->default_value("20000"))
+    ("json", "write the results here", cxxopts::value<std::string>())
+    ("seed", "generator seed", cxxopts::value<uint64_t>()->default_value("1"))
+    ("q,quiet", "no progress line")
+    ("h,help", "this help");
+  const auto parsed = parse_options(opts, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const std::string which = args["backend"].as<std::string>();
+  std::vector<std::unique_ptr<Backend>> backends;
+  if (which == "all") {
+    if (cuda_device_count() > 0) backends.push_back(make_backend("cuda"));
+    backends.push_back(make_cpu_backend());
+  } else {
+    backends.push_back(make_backend(which));
+  }
+
+  // The data: a cube on disk, streamed; or a generated scenario in memory.
+  Scenario scenario;
+  OpenedCube cube;
+  std::unique_ptr<ValueSource> values;
+  EventSchedule schedule;
+  bool have_schedule = false;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string input = "generated";
+  if (args.count("input")) {
+    input = args["input"].as<std::string>();
+    cube = open_cube(input, IngestOptions{});
+    resolve_roles(cube.header, false, false);
+    values = std::move(cube.values);
+    std::string events = args.count("events") ? args["events"].as<std::string>()
+                                              : (std::filesystem::path(input) / "events.csv").string();
+    std::error_code ec;
+    if (args.count("events") || std::filesystem::exists(events, ec)) {
+      schedule = read_events(events);
+      validate_events(schedule, cube.header);
+      have_schedule = true;
+    }
+  } else {
+    const size_t want_series = args["series"].as<size_t>(), points = args["points"].as<size_t>();
+    if (want_series == 0 || points < 2) throw InputError("--series must be >= 1 and --points >= 2");
+    GenerateOptions g;
+    g.shape = {{"metric", 4}, {"stack", 4}, {"device", 8},
+               {"region", static_cast<int>(std::max<size_t>(1, (want_series + 127) / 128))}};
+    if (want_series < 128)
+      g.shape = {{"metric", 1}, {"stack", 1}, {"device", 1}, {"region", static_cast<int>(want_series)}};
+    g.step = 300;
+    g.days = static_cast<int>((points * 300 + 86399) / 86400);
+    g.seed = args["seed"].as<uint64_t>();
+    scenario = generate_scenario(g);
+    if (scenario.data.T > points) {  // keep the first `points` steps
+      scenario.data.T = points;
+      scenario.data.values.resize(points * scenario.data.N());
+    }
+    // The scenario's own schedule drives the events mechanism, as `vigil score --events` would.
+    schedule = parse_events(scenario.events_csv, "generated events.csv");
+    have_schedule = true;
+    values = memory_source(scenario.data);
+  }
+  const double prepare_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Dataset& header = args.count("input") ? cube.header : scenario.data;
+
+  BatchOptions batching;
+  batching.max_series = args["batch-series"].as<size_t>();
+  Progress progress(Progress::wanted(args.count("quiet") > 0), header.T);
+  batching.on_progress = [&](size_t done, size_t total) { progress.update(done, total); };
+
+  ordered_json j;
+  for (size_t b = 0; b < backends.size(); ++b) {
+    ordered_json r = bench_backend(*backends[b], header, *values, have_schedule ? &schedule : nullptr, batching,
+                                   args.count("input") > 0);
+    if (b == 0) {
+      j["date"] = today_utc();
+      for (auto& [key, value] : r.items()) j[key] = value;
+      j["input"] = input;
+      j["prepare_seconds"] = prepare_s;  // generating or opening the data, outside the timings
+    } else {
+      j["other_backends"][backends[b]->name()] = r;
+    }
+  }
+  if (backends.size() > 1) {
+    const double first = j["points_per_second"], other = j["other_backends"].begin().value()["points_per_second"];
+    std::printf("%s / %s end to end: %.1fx\n", backends[0]->name().c_str(), backends[1]->name().c_str(), first / other);
+  }
+  if (const size_t peer_series = args["peer-series"].as<size_t>()) j["numpy_peer"] = bench_peer(header, *values, peer_series);
+
+  std::string command = "vigil bench";
+  for (int k = 1; k < argc; ++k) command += std::string(" ") + argv[k];
+  j["command"] = command;
+  if (args.count("json")) write_file_atomically(args["json"].as<std::string>(), j.dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace vigil::cli

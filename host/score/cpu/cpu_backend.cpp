@@ -1,0 +1,334 @@
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "vigil/backend.hpp"
+#include "vigil/error.hpp"
+
+namespace vigil {
+namespace {
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(colon + 2);
+    }
+  return "unknown CPU";
+}
+
+constexpr size_t kBlock = 256;  // series per block: the stride of the block's state rows
+
+// One time step of a block: its rows (n series, a multiple of the lane width: the caller pads
+// the last block).
+struct BlockRow {
+  const float* x;
+  const float* code;    // TransformCode as float
+  const float* effect;  // event effects (kEvents)
+  const float* frozen;  // 1: frozen (kEvents)
+  float* forecast;
+  float* z;
+  float* z_base;
+  float* z_derivative;
+  float* z_volatility;
+};
+
+}  // namespace
+}  // namespace vigil
+
+// The step over a block's row, W series a lane: forecast_step_t of the copy of forecast.hpp's lane
+// math in the namespace where it is expanded. Lanes are GCC vectors of W floats, read and written
+// unaligned (may_alias: they alias the float arrays); a block's state rows lie kBlock floats
+// apart. Each expansion is compiled for its instruction set: SSE2 (4 series a lane, the x86-64
+// baseline), AVX2 (8) and AVX-512 (16), all without FMA contraction, so they compute the same
+// roundings in the same order as the scalar step: the same results, bit for bit, on any machine.
+#define VIGIL_CPU_STEP_ROWS(W)                                                                               \
+  using F = simd::Vec<W>::F;                                                                                 \
+  typedef F UnalignedF __attribute__((aligned(4), may_alias));                                               \
+  inline __attribute__((always_inline)) F load(const float* q) { return *reinterpret_cast<const UnalignedF*>(q); } \
+  inline __attribute__((always_inline)) void store(float* q, F v) { *reinterpret_cast<UnalignedF*>(q) = v; } \
+  struct BlockLanes {                                                                                        \
+    float* base;                                                                                             \
+    F get(int k) const { return load(base + static_cast<size_t>(k) * kBlock); }                              \
+    void set(int k, F v) const { store(base + static_cast<size_t>(k) * kBlock, v); }                         \
+  };                                                                                                         \
+  template <bool kWeekly, bool kEvents>                                                                      \
+  void step_rows(const ForecastParams& params, const Clock& clock, float* state, size_t n, const BlockRow& r) { \
+    const ForecastParams p = params; /* local copies: the state's stores cannot alias them */               \
+    const Clock c = clock;                                                                                   \
+    for (size_t j = 0; j < n; j += W) {                                                                      \
+      const F frozen = kEvents ? load(r.frozen + j) : F{};                                                   \
+      const PointScoreOf<F> s = forecast_step_t<kWeekly, kEvents>(                                           \
+          p, BlockLanes{state + j}, c, load(r.x + j), load(r.code + j), kEvents ? load(r.effect + j) : F{},   \
+          frozen != 0.0f);                                                                                   \
+      store(r.forecast + j, s.forecast);                                                                     \
+      store(r.z + j, s.z);                                                                                   \
+      store(r.z_base + j, s.z_base);                                                                         \
+      store(r.z_derivative + j, s.z_derivative);                                                             \
+      store(r.z_volatility + j, s.z_volatility);                                                             \
+    }                                                                                                        \
+  }
+
+// SSE2 (elsewhere than x86-64, the 4-float vectors of the target): the header's own copy of the
+// lane math.
+namespace vigil::cpu_sse2 {
+VIGIL_CPU_STEP_ROWS(4)
+}  // namespace vigil::cpu_sse2
+
+#if defined(__x86_64__)
+#define VIGIL_CPU_WIDE_VECTORS 1
+// AVX2 and AVX-512: the lane math included again under `#pragma GCC target` (see forecast.hpp).
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace vigil::cpu_avx2 {
+#define VIGIL_FORECAST_LANES_AGAIN
+#include "vigil/math/forecast.hpp"
+#undef VIGIL_FORECAST_LANES_AGAIN
+VIGIL_CPU_STEP_ROWS(8)
+}  // namespace vigil::cpu_avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw")
+#pragma GCC optimize("fp-contract=off")  // AVX-512 brings FMA
+namespace vigil::cpu_avx512 {
+#define VIGIL_FORECAST_LANES_AGAIN
+#define VIGIL_FORECAST_LANES_AVX512
+#include "vigil/math/forecast.hpp"
+#undef VIGIL_FORECAST_LANES_AVX512
+#undef VIGIL_FORECAST_LANES_AGAIN
+VIGIL_CPU_STEP_ROWS(16)
+}  // namespace vigil::cpu_avx512
+#pragma GCC pop_options
+#endif
+#undef VIGIL_CPU_STEP_ROWS
+
+namespace vigil {
+namespace {
+
+// The widest of the three this CPU runs; VIGIL_CPU_ISA=sse2|avx2 caps the choice (the tests
+// compare the paths on one machine).
+enum class Isa { kSse2, kAvx2, kAvx512 };
+
+Isa cpu_isa() {
+#ifdef VIGIL_CPU_WIDE_VECTORS
+  const char* cap = std::getenv("VIGIL_CPU_ISA");
+  const std::string limit = cap ? cap : "";
+  if (limit != "sse2" && limit != "avx2" && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    return Isa::kAvx512;
+  if (limit != "sse2" && __builtin_cpu_supports("avx2")) return Isa::kAvx2;
+#endif
+  return Isa::kSse2;
+}
+
+template <bool kWeekly, bool kEvents>
+void step_block(Isa isa, const ForecastParams& p, const Clock& c, float* state, size_t n, const BlockRow& r) {
+#ifdef VIGIL_CPU_WIDE_VECTORS
+  if (isa == Isa::kAvx512) return cpu_avx512::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+  if (isa == Isa::kAvx2) return cpu_avx2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+#endif
+  (void)isa;
+  cpu_sse2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+}
+
+constexpr uint32_t kNever = 0xffffffffu;
+constexpr size_t kPrefetchSteps = 2;
+
+// The first step after t at which resolve_events() of these occurrences (sorted by start) may
+// give another answer: the next start, segment boundary or end; kNever when none.
+uint32_t next_event_change(const EventEffect* events, uint32_t count, uint32_t t) {
+  uint32_t next = kNever;
+  for (uint32_t k = 0; k < count; ++k) {
+    const EventEffect& e = events[k];
+    if (t < e.first) {  // the later ones start later still
+      next = std::min(next, e.first);
+      break;
+    }
+    if (t >= e.end) continue;
+    const uint32_t length = e.end - e.first;
+    const uint32_t segment = (t - e.first) * kEventSegments / length;  // as event_effect_at()
+    // The smallest u with (u - first) * kEventSegments / length > segment.
+    const uint32_t boundary = segment + 1 < kEventSegments
+                                  ? e.first + ((segment + 1) * length + kEventSegments - 1) / kEventSegments
+                                  : e.end;
+    next = std::min(next, boundary);
+  }
+  return next;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+  std::string name() const override { return "cpu"; }
+  std::string device() const override {
+    return cpu_model_name() + " (" + std::to_string(threads_) + " threads)";
+  }
+
+  // Each thread owns a block of series and streams through time; at every step the block's
+  // values, outputs and state rows are contiguous, as in the CUDA backend's warps.
+  void forecast(const ForecastParams& p, const ForecastInput& in, const ForecastOutput& out) override {
+    if (in.N == 0 || in.T == 0) return;
+    if (p.weekly_knots > 0) forecast_blocks<true>(p, in, out);
+    else forecast_blocks<false>(p, in, out);
+  }
+
+  void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) override {
+    peers_cpu(params, in, out, threads_);
+  }
+
+  double copy_bandwidth_gbs() override {
+    const size_t n = size_t{1} << 27;  // 512 MiB per buffer: far beyond any cache
+    std::vector<float> src(n), dst(n);
+#pragma omp parallel for num_threads(threads_) schedule(static)
+    for (size_t i = 0; i < n; ++i) src[i] = static_cast<float>(i & 1023);  // touch pages in parallel
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      const double t0 = omp_get_wtime();
+#pragma omp parallel num_threads(threads_)
+      {
+        const size_t chunk = (n + omp_get_num_threads() - 1) / omp_get_num_threads();
+        const size_t b = std::min(n, chunk * omp_get_thread_num()), e = std::min(n, b + chunk);
+        std::memcpy(dst.data() + b, src.data() + b, (e - b) * sizeof(float));
+      }
+      const double dt = omp_get_wtime() - t0;
+      best = std::max(best, 2.0 * n * sizeof(float) / dt / 1e9);
+    }
+    return best;
+  }
+
+ private:
+  template <bool kWeekly>
+  void forecast_blocks(const ForecastParams& p, const ForecastInput& in, const ForecastOutput& out) {
+    const size_t N = in.N, T = in.T;
+    const size_t blocks = (N + kBlock - 1) / kBlock;
+    const int S = state_floats(p);
+    std::vector<Clock> clocks(T);
+    for (size_t t = 0; t < T; ++t) clocks[t] = clock_at(p, static_cast<int64_t>(t));
+    const Isa isa = cpu_isa();
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> state(static_cast<size_t>(S) * kBlock);
+      // Per block: transform codes; per step: the events' effects and frozen flags (NaN-free).
+      std::vector<float> code(kBlock), effect(kBlock), frozen(kBlock);
+      std::vector<uint32_t> next_change(kBlock);
+      // The last block's rows padded to whole lanes, and the rows of outputs not asked for.
+      std::vector<float> pad_x(kBlock), pad_out(5 * kBlock), scratch(3 * kBlock);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t b = 0; b < blocks; ++b) {
+        const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
+        const bool partial = n < kBlock;
+        // Padding lanes (beyond n) run on missing values: they stay at their initial state.
+        for (size_t j = 0; j < kBlock; ++j) init_state(p, StateRef{state.data() + j, kBlock});
+        for (size_t j = 0; j < kBlock; ++j) code[j] = j < n ? static_cast<float>(in.transform[i0 + j]) : 0.0f;
+        std::fill(effect.begin(), effect.end(), 0.0f);
+        std::fill(frozen.begin(), frozen.end(), 0.0f);
+        std::fill(pad_x.begin(), pad_x.end(), NAN);
+        const size_t lanes = partial ? (n + 15) / 16 * 16 : n;  // a multiple of every lane width
+        // Events: a series' effect and frozen flag change only where one of its occurrences
+        // starts, ends or enters its next segment, so they are resolved again only there; steps
+        // at which no series of the block has any run the step without events.
+        const uint32_t* ev_off = in.event_offsets;
+        const bool block_has_events = ev_off && ev_off[i0 + n] > ev_off[i0];
+        std::fill(next_change.begin(), next_change.end(), block_has_events ? 0u : kNever);
+        uint32_t block_next = block_has_events ? 0u : kNever;
+        bool events_now = false;
+        for (size_t t = 0; t < T; ++t) {
+          const size_t row = t * N + i0;
+          const uint32_t t32 = static_cast<uint32_t>(t);
+          if (t32 >= block_next) {
+            block_next = kNever;
+            events_now = false;
+            for (size_t j = 0; j < n; ++j) {
+              const EventEffect* ev = in.event_effects + ev_off[i0 + j];
+              const uint32_t count = ev_off[i0 + j + 1] - ev_off[i0 + j];
+              if (t32 >= next_change[j]) {
+                const EventAtStep at = resolve_events(ev, count, t32, in.freeze_events);
+                effect[j] = at.effect;
+                frozen[j] = at.frozen ? 1.0f : 0.0f;
+                next_change[j] = next_event_change(ev, count, t32);
+              }
+              block_next = std::min(block_next, next_change[j]);
+              events_now = events_now || effect[j] != 0.0f || frozen[j] != 0.0f;
+            }
+          }
+          if (!partial && t + kPrefetchSteps < T) {
+            // The rows kPrefetchSteps ahead, one page per row and array: the hardware prefetchers
+            // do not cross into them in time.
+            const size_t ahead = row + kPrefetchSteps * N;
+            float* const rows[5] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
+            for (size_t j = 0; j < n; j += 64 / sizeof(float)) {
+              __builtin_prefetch(in.values + ahead + j, 0);
+              for (float* o : rows)
+                if (o) __builtin_prefetch(o + ahead + j, 1);
+            }
+          }
+          BlockRow r;
+          if (partial) {
+            std::copy(in.values + row, in.values + row + n, pad_x.begin());
+            r.x = pad_x.data();
+            r.forecast = pad_out.data();
+            r.z = pad_out.data() + kBlock;
+            r.z_base = pad_out.data() + 2 * kBlock;
+            r.z_derivative = pad_out.data() + 3 * kBlock;
+            r.z_volatility = pad_out.data() + 4 * kBlock;
+          } else {
+            r.x = in.values + row;
+            r.forecast = out.forecast + row;
+            r.z = out.z + row;
+            r.z_base = out.z_base ? out.z_base + row : scratch.data();
+            r.z_derivative = out.z_derivative ? out.z_derivative + row : scratch.data() + kBlock;
+            r.z_volatility = out.z_volatility ? out.z_volatility + row : scratch.data() + 2 * kBlock;
+          }
+          r.code = code.data();
+          r.effect = effect.data();
+          r.frozen = frozen.data();
+          if (events_now) step_block<kWeekly, true>(isa, p, clocks[t], state.data(), lanes, r);
+          else step_block<kWeekly, false>(isa, p, clocks[t], state.data(), lanes, r);
+          if (partial) {
+            float* const dst[5] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
+            for (int o = 0; o < 5; ++o)
+              if (dst[o]) std::copy(pad_out.data() + o * kBlock, pad_out.data() + o * kBlock + n, dst[o] + row);
+          }
+        }
+      }
+    }
+  }
+
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+#ifdef VIGIL_HAVE_CUDA
+std::unique_ptr<Backend> make_cuda_backend();  // kernels/cuda_backend.cu
+int cuda_device_count_impl();
+int cuda_device_count() { return cuda_device_count_impl(); }
+#else
+int cuda_device_count() { return 0; }
+#endif
+
+std::unique_ptr<Backend> make_backend(const std::string& which) {
+  if (which == "cpu") return make_cpu_backend();
+  if (which == "cuda" || which == "auto") {
+#ifdef VIGIL_HAVE_CUDA
+    if (cuda_device_count() > 0) return make_cuda_backend();
+    if (which == "cuda") throw InputError("--backend cuda: no CUDA device is available");
+#else
+    if (which == "cuda") throw InputError("--backend cuda: this build has no CUDA backend (nvcc was not found)");
+#endif
+    return make_cpu_backend();
+  }
+  throw InputError("--backend must be auto, cpu or cuda, not '" + which + "'");
+}
+
+}  // namespace vigil

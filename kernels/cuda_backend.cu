@@ -8,25 +8,17 @@
 #include <vector>
 
 #include "cuda_check.cuh"
+#include "cuda_resources.cuh"
 #include "vigil/backend.hpp"
 #include "vigil/error.hpp"
 
 namespace vigil {
 namespace {
 
-// Optional outputs are null pointers when not asked for.
-struct KernelOutputs {
-  float* forecast;
-  float* z;
-  float* z_base;
-  float* z_derivative;
-  float* z_volatility;
-};
-
 __global__ void forecast_kernel(ForecastParams p, const float* __restrict__ values,
                                 const uint8_t* __restrict__ transform, const uint32_t* __restrict__ event_offsets,
                                 const EventEffect* __restrict__ event_effects, bool freeze_events,
-                                float* __restrict__ state, KernelOutputs out, size_t T, size_t n, size_t first_series) {
+                                float* __restrict__ state, ForecastOutput out, size_t T, size_t n, size_t first_series) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   const StateRef s{state + i, n};
@@ -39,12 +31,7 @@ __global__ void forecast_kernel(ForecastParams p, const float* __restrict__ valu
     const Clock c = clock_at(p, static_cast<int64_t>(t));
     const PointScore r =
         forecast_point(p, s, c, values[t * n + i], code, events, n_events, static_cast<uint32_t>(t), freeze_events);
-    const size_t k = t * n + i;
-    out.forecast[k] = r.forecast;
-    out.z[k] = r.z;
-    if (out.z_base) out.z_base[k] = r.z_base;
-    if (out.z_derivative) out.z_derivative[k] = r.z_derivative;
-    if (out.z_volatility) out.z_volatility[k] = r.z_volatility;
+    out.store(t * n + i, r);  // optional outputs are null when not asked for
   }
 }
 
@@ -68,21 +55,16 @@ class CudaBackend final : public Backend {
   void forecast(const ForecastParams& p, const ForecastInput& in, const ForecastOutput& out) override {
     const size_t N = in.N, T = in.T;
     if (N == 0 || T == 0) return;
-    float* const host_out[kOutputs] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
     size_t outputs = 0;
-    for (float* o : host_out) outputs += o != nullptr;
+    for (int o = 0; o < kOutputs; ++o) outputs += out[o] != nullptr;
     const size_t state_bytes = static_cast<size_t>(state_floats(p)) * sizeof(float);
     const size_t device_per_series = T * sizeof(float) * (1 + outputs) + sizeof(uint8_t) + state_bytes;
     const size_t staging_per_series = T * sizeof(float) * (1 + outputs);
-    size_t free_bytes = 0, total_bytes = 0;
-    VIGIL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    if (device_limit_) free_bytes = std::min(free_bytes, device_limit_);
-    // Half the free memory (headroom for the allocator and other users), split between streams.
-    size_t chunk = std::max<size_t>(1, free_bytes / 2 / kStreams / device_per_series);
-    chunk = std::min({chunk, N, std::max<size_t>(1, kStagingBytes / staging_per_series)});
+    size_t chunk = cuda::units_per_chunk(resources_.free_device_bytes(), 0, device_per_series, N, kStreams);
+    chunk = std::min(chunk, std::max<size_t>(1, kStagingBytes / staging_per_series));
     if (chunk > 1024) chunk -= chunk % 1024;
 
-    cuda::Stream streams[kStreams];
+    const cuda::Stream* streams = resources_.streams();
     // The event rows are small (a few occurrences per series): copied whole, once.
     cuda::DeviceBuffer<uint32_t> event_offsets(in.event_offsets ? N + 1 : 0, streams[0].get());
     cuda::DeviceBuffer<EventEffect> event_effects(in.event_offsets ? in.event_count : 0, streams[0].get());
@@ -95,50 +77,50 @@ class CudaBackend final : public Backend {
       streams[0].sync();
     }
 
-    // Per stream: its device buffers and pinned staging, for `chunk` series, allocated once.
+    // Per stream: its device buffers for `chunk` series, allocated once; its pinned staging
+    // ([T][n] values, then `outputs` x [T][n]) is the resources'.
     struct Lane {
       cuda::DeviceBuffer<float> values, state, outputs[kOutputs];
       cuda::DeviceBuffer<uint8_t> codes;
-      cuda::PinnedBuffer<float> staged_in, staged_out;  // [T][n] values; kOutputs x [T][n]
-      size_t i0 = 0, n = 0;                             // the chunk in flight (n = 0: none)
+      float* staged_in = nullptr;
+      float* staged_out = nullptr;
+      size_t i0 = 0, n = 0;  // the chunk in flight (n = 0: none)
     };
     Lane lanes[kStreams];
-    for (;;) {
-      try {
-        for (int k = 0; k < kStreams; ++k) {
-          Lane& lane = lanes[k];
-          cudaStream_t st = streams[k].get();
-          lane.values = cuda::DeviceBuffer<float>(T * chunk, st);
-          lane.state = cuda::DeviceBuffer<float>(static_cast<size_t>(state_floats(p)) * chunk, st);
-          for (int o = 0; o < kOutputs; ++o)
-            lane.outputs[o] = cuda::DeviceBuffer<float>(host_out[o] ? T * chunk : 0, st);
-          lane.codes = cuda::DeviceBuffer<uint8_t>(chunk, st);
-          lane.staged_in = cuda::PinnedBuffer<float>(T * chunk);
-          lane.staged_out = cuda::PinnedBuffer<float>(T * chunk * outputs);
-        }
-        for (auto& s : streams) s.sync();  // stream-ordered allocations report failure here too
-        break;
-      } catch (const cuda::OutOfMemory& e) {
-        for (Lane& lane : lanes) lane = Lane{};
-        for (auto& s : streams) cudaStreamSynchronize(s.get());
-        cudaGetLastError();
-        if (chunk == 1)
-          throw InputError(std::string("CUDA device: cannot allocate the buffers of even one series (") + e.what() +
-                           "); free device memory or use --backend cpu");
-        chunk = std::max<size_t>(1, chunk / 2);
-      }
-    }
+    // Declared after every buffer the streams use: an exception thrown mid-loop waits for both
+    // streams before those buffers are freed.
+    const cuda::SyncOnExit sync_on_exit(streams, kStreams);
+    chunk = cuda::allocate_halving(
+        chunk, "series",
+        [&](size_t c) {
+          for (int k = 0; k < kStreams; ++k) {
+            Lane& lane = lanes[k];
+            cudaStream_t st = streams[k].get();
+            lane.values = cuda::DeviceBuffer<float>(T * c, st);
+            lane.state = cuda::DeviceBuffer<float>(static_cast<size_t>(state_floats(p)) * c, st);
+            for (int o = 0; o < kOutputs; ++o) lane.outputs[o] = cuda::DeviceBuffer<float>(out[o] ? T * c : 0, st);
+            lane.codes = cuda::DeviceBuffer<uint8_t>(c, st);
+            lane.staged_in = resources_.staging(k, T * c * (1 + outputs));
+            lane.staged_out = lane.staged_in + T * c;
+          }
+          for (int k = 0; k < kStreams; ++k) streams[k].sync();  // stream-ordered allocations fail here too
+        },
+        [&] {
+          for (Lane& lane : lanes) lane = Lane{};
+          for (int k = 0; k < kStreams; ++k) cudaStreamSynchronize(streams[k].get());
+          resources_.release_staging();
+        });
 
     // Outputs of a lane's finished chunk, from its staging buffer into the caller's [T][N].
     auto unpack = [&](Lane& lane) {
       if (!lane.n) return;
       size_t slot = 0;
       for (int o = 0; o < kOutputs; ++o) {
-        if (!host_out[o]) continue;
-        const float* from = lane.staged_out.data() + slot++ * T * lane.n;
+        if (!out[o]) continue;
+        const float* from = lane.staged_out + slot++ * T * lane.n;
 #pragma omp parallel for schedule(static)
         for (size_t t = 0; t < T; ++t)
-          std::memcpy(host_out[o] + t * N + lane.i0, from + t * lane.n, lane.n * sizeof(float));
+          std::memcpy(out[o] + t * N + lane.i0, from + t * lane.n, lane.n * sizeof(float));
       }
       lane.n = 0;
     };
@@ -151,24 +133,23 @@ class CudaBackend final : public Backend {
       unpack(lane);
 #pragma omp parallel for schedule(static)
       for (size_t t = 0; t < T; ++t)
-        std::memcpy(lane.staged_in.data() + t * n, in.values + t * N + i0, n * sizeof(float));
-      VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.values.data(), lane.staged_in.data(), T * n * sizeof(float),
+        std::memcpy(lane.staged_in + t * n, in.values + t * N + i0, n * sizeof(float));
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.values.data(), lane.staged_in, T * n * sizeof(float),
                                        cudaMemcpyHostToDevice, st));
       VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.codes.data(), in.transform + i0, n, cudaMemcpyHostToDevice, st));
-      float* kernel_out[kOutputs] = {};
+      ForecastOutput kernel_out;
       for (int o = 0; o < kOutputs; ++o)
-        if (host_out[o]) kernel_out[o] = lane.outputs[o].data();
+        if (out[o]) kernel_out[o] = lane.outputs[o].data();
       const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
       forecast_kernel<<<blocks, kThreads, 0, st>>>(
           p, lane.values.data(), lane.codes.data(), in.event_offsets ? event_offsets.data() : nullptr,
-          event_effects.data(), in.freeze_events, lane.state.data(),
-          KernelOutputs{kernel_out[0], kernel_out[1], kernel_out[2], kernel_out[3], kernel_out[4]}, T, n, i0);
+          event_effects.data(), in.freeze_events, lane.state.data(), kernel_out, T, n, i0);
       VIGIL_CUDA_CHECK_LAUNCH();
       size_t slot = 0;
       for (int o = 0; o < kOutputs; ++o)
-        if (host_out[o])
-          VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.staged_out.data() + slot++ * T * n, kernel_out[o],
-                                           T * n * sizeof(float), cudaMemcpyDeviceToHost, st));
+        if (out[o])
+          VIGIL_CUDA_CHECK(cudaMemcpyAsync(lane.staged_out + slot++ * T * n, kernel_out[o], T * n * sizeof(float),
+                                           cudaMemcpyDeviceToHost, st));
       lane.i0 = i0;
       lane.n = n;
     }
@@ -178,10 +159,10 @@ class CudaBackend final : public Backend {
     }
   }
 
-  void limit_device_memory(size_t bytes) override { device_limit_ = bytes; }
+  void limit_device_memory(size_t bytes) override { resources_.limit_device_memory(bytes); }
 
   void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) override {
-    peers_cuda(params, in, out);
+    peers_cuda(params, in, out, 0, resources_);
   }
 
   double copy_bandwidth_gbs() override {
@@ -198,20 +179,11 @@ class CudaBackend final : public Backend {
     const size_t bytes = size_t{1} << 28;
     cuda::Stream stream;
     cuda::DeviceBuffer<char> d(bytes, stream.get());
-    char* host = nullptr;
-    VIGIL_CUDA_CHECK(cudaMallocHost(&host, bytes));
-    std::memset(host, 1, bytes);
-    double rate = 0;
-    try {
-      rate = best_rate(stream, static_cast<double>(bytes), [&] {
-        VIGIL_CUDA_CHECK(cudaMemcpyAsync(d.data(), host, bytes, cudaMemcpyHostToDevice, stream.get()));
-      });
-    } catch (...) {
-      cudaFreeHost(host);
-      throw;
-    }
-    cudaFreeHost(host);
-    return rate;
+    const cuda::PinnedBuffer<char> host(bytes);
+    std::memset(host.data(), 1, bytes);
+    return best_rate(stream, static_cast<double>(bytes), [&] {
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(d.data(), host.data(), bytes, cudaMemcpyHostToDevice, stream.get()));
+    });
   }
 
  private:
@@ -233,8 +205,8 @@ class CudaBackend final : public Backend {
     return best;
   }
 
-  static constexpr int kStreams = 2;
-  static constexpr int kOutputs = 5;
+  static constexpr int kStreams = cuda::Resources::kStreams;
+  static constexpr int kOutputs = ForecastOutput::kCount;
   static constexpr int kThreads = 128;
   // Pinned staging per stream at most: large enough to fill the device with threads, small
   // enough not to pin a large share of host memory.
@@ -242,7 +214,7 @@ class CudaBackend final : public Backend {
 
   int device_ = 0;
   std::string name_;
-  size_t device_limit_ = 0;  // 0: the device's free memory
+  cuda::Resources resources_;  // streams, pinned staging and the memory limit, for every stage
 };
 
 }  // namespace

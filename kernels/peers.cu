@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "cuda_check.cuh"
+#include "cuda_resources.cuh"
 #include "vigil/peers.hpp"
 
 namespace vigil {
@@ -81,16 +82,6 @@ __global__ void series_kernel(PeerParams p, const float* __restrict__ z, const f
   store_state(state, i, N, s);
 }
 
-// Waits for the streams when the scope ends, also by an exception, so that no kernel still
-// runs when the buffers declared before it are freed.
-struct SyncOnExit {
-  const cuda::Stream* streams;
-  int count;
-  ~SyncOnExit() {
-    for (int k = 0; k < count; ++k) cudaStreamSynchronize(streams[k].get());
-  }
-};
-
 template <typename T>
 cuda::DeviceBuffer<T> upload(const std::vector<T>& host, cudaStream_t stream) {
   cuda::DeviceBuffer<T> buffer(host.size(), stream);
@@ -100,7 +91,8 @@ cuda::DeviceBuffer<T> upload(const std::vector<T>& host, cudaStream_t stream) {
   return buffer;
 }
 
-// One chunk of time steps on the device, from its upload to its readback.
+// One chunk of time steps on the device, from its upload to its readback. Two of them, one per
+// stream, are allocated once for the largest chunk and reused.
 struct Chunk {
   size_t t0 = 0, rows = 0;
   cudaStream_t stream = nullptr;
@@ -111,23 +103,27 @@ struct Chunk {
 }  // namespace
 
 void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput& out, size_t max_chunk_steps) {
+  cuda::Resources resources;
+  peers_cuda(params, in, out, max_chunk_steps, resources);
+}
+
+void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput& out, size_t max_chunk_steps,
+                cuda::Resources& resources) {
   check_peer_call(params, in, out);
   const size_t T = in.T, N = in.N;
   if (T == 0 || N == 0) return;
   const PeerLayout& layout = *in.layout;
   const size_t C = layout.cells(), G = layout.groups();
+  constexpr int kStreams = cuda::Resources::kStreams;
 
-  // Two chunks are resident at once (one computing, one being read back), within half the free
-  // memory: the rest is headroom for the allocator and other work.
+  // Two chunks are resident at once (one computing, one being read back), under the forecast's
+  // paging policy and memory limit.
   const size_t fixed_bytes = (2 * N + 2 * C + G + 2) * sizeof(uint32_t) + kStateFields * N * sizeof(float);
   const size_t row_bytes = 3 * N * sizeof(float) + C * sizeof(float) + G * sizeof(GroupContext);
-  size_t free_bytes = 0, total_bytes = 0;
-  VIGIL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-  const size_t budget = free_bytes / 2 > fixed_bytes ? (free_bytes / 2 - fixed_bytes) / 2 : 0;
   const size_t cap = max_chunk_steps > 0 ? std::min(max_chunk_steps, T) : T;
-  const size_t steps_per_chunk = std::clamp<size_t>(budget / row_bytes, 1, cap);
+  size_t steps_per_chunk = cuda::units_per_chunk(resources.free_device_bytes(), fixed_bytes, row_bytes, cap, kStreams);
 
-  cuda::Stream streams[2];
+  const cuda::Stream* streams = resources.streams();
   const cudaStream_t setup = streams[0].get();
   const cuda::DeviceBuffer<uint32_t> order = upload(layout.order, setup),
                                      cell_offsets = upload(layout.cell_offsets, setup),
@@ -137,7 +133,27 @@ void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput&
   const cuda::DeviceBuffer<float> state(kStateFields * N, setup);
   cuda::Event layout_ready, state_ready;
   VIGIL_CUDA_CHECK(cudaEventRecord(layout_ready.get(), setup));
-  const SyncOnExit sync_on_exit{streams, 2};
+  Chunk chunks[kStreams];
+  // Declared after every buffer the streams use: waits for them, also when an exception unwinds.
+  const cuda::SyncOnExit sync_on_exit(streams, kStreams);
+  steps_per_chunk = cuda::allocate_halving(
+      steps_per_chunk, "time step of peer groups",
+      [&](size_t rows) {
+        for (int k = 0; k < kStreams; ++k) {
+          Chunk& chunk = chunks[k];
+          chunk.stream = streams[k].get();
+          chunk.z = cuda::DeviceBuffer<float>(rows * N, chunk.stream);
+          chunk.cell_z = cuda::DeviceBuffer<float>(rows * C, chunk.stream);
+          chunk.breadth = cuda::DeviceBuffer<float>(rows * N, chunk.stream);
+          chunk.correlation = cuda::DeviceBuffer<float>(rows * N, chunk.stream);
+          chunk.context = cuda::DeviceBuffer<GroupContext>(rows * G, chunk.stream);
+        }
+        for (int k = 0; k < kStreams; ++k) streams[k].sync();  // stream-ordered allocations fail here too
+      },
+      [&] {
+        for (Chunk& chunk : chunks) chunk = Chunk{};
+        for (int k = 0; k < kStreams; ++k) cudaStreamSynchronize(streams[k].get());
+      });
 
   // Pageable host memory: an upload returns once the driver has staged it, a readback only when
   // it is done. So the next chunk is queued before the previous one is read back, and its copy
@@ -151,17 +167,12 @@ void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput&
                                      chunk.rows * N * sizeof(float), cudaMemcpyDeviceToHost, chunk.stream));
     VIGIL_CUDA_CHECK(cudaStreamSynchronize(chunk.stream));
   };
-  std::optional<Chunk> pending;
+  const Chunk* pending = nullptr;
   for (size_t t0 = 0, k = 0; t0 < T; t0 += steps_per_chunk, ++k) {
-    Chunk chunk;
+    // This chunk's buffers held chunk k - 2, read back (and its stream synchronised) last round.
+    Chunk& chunk = chunks[k % kStreams];
     chunk.t0 = t0;
     chunk.rows = std::min(steps_per_chunk, T - t0);
-    chunk.stream = streams[k % 2].get();
-    chunk.z = cuda::DeviceBuffer<float>(chunk.rows * N, chunk.stream);
-    chunk.cell_z = cuda::DeviceBuffer<float>(chunk.rows * C, chunk.stream);
-    chunk.breadth = cuda::DeviceBuffer<float>(chunk.rows * N, chunk.stream);
-    chunk.correlation = cuda::DeviceBuffer<float>(chunk.rows * N, chunk.stream);
-    chunk.context = cuda::DeviceBuffer<GroupContext>(chunk.rows * G, chunk.stream);
     VIGIL_CUDA_CHECK(cudaStreamWaitEvent(chunk.stream, layout_ready.get(), 0));
     VIGIL_CUDA_CHECK(cudaMemcpyAsync(chunk.z.data(), in.z + t0 * N, chunk.rows * N * sizeof(float),
                                      cudaMemcpyHostToDevice, chunk.stream));
@@ -179,7 +190,7 @@ void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput&
     VIGIL_CUDA_CHECK_LAUNCH();
     VIGIL_CUDA_CHECK(cudaEventRecord(state_ready.get(), chunk.stream));
     if (pending) read_back(*pending);
-    pending = std::move(chunk);
+    pending = &chunk;
   }
   read_back(*pending);
 }

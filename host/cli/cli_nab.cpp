@@ -20,6 +20,7 @@
 #include "cli/cli.hpp"
 #include "cli/cli_common.hpp"
 #include "cxxopts.hpp"
+#include "ingest/csv_text.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/backend.hpp"
 #include "vigil/tools/classic_detectors.hpp"
@@ -107,13 +108,12 @@ struct CsvSeries {
   std::vector<float> values;
 };
 
-std::vector<std::string> split_commas(const std::string& line) {
-  std::vector<std::string> cells;
-  std::stringstream ss(line);
-  std::string cell;
-  while (std::getline(ss, cell, ',')) cells.push_back(cell);
-  if (!line.empty() && line.back() == ',') cells.emplace_back();
-  return cells;
+// NAB's files are CSV like any other: the one tokeniser of ingest/csv_text.hpp.
+std::vector<std::string> split_commas(const std::string& line, const std::string& path, long long line_no) {
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  if (const char* problem = csv::split(line, fields, scratch)) throw InputError(where(path, line_no, problem));
+  return {fields.begin(), fields.end()};
 }
 
 // A NAB data file: `timestamp,value` (other columns ignored), rows sorted here by time.
@@ -124,7 +124,7 @@ CsvSeries read_nab_csv(const std::string& path) {
   long long line_no = 1;
   if (!std::getline(in, line)) throw InputError(where(path, 0, "empty file"));
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  const std::vector<std::string> header = split_commas(line);
+  const std::vector<std::string> header = split_commas(line, path, 1);
   const auto column = [&](const char* name) {
     const auto it = std::find(header.begin(), header.end(), name);
     if (it == header.end()) throw InputError(where(path, 1, std::string("no '") + name + "' column"));
@@ -136,7 +136,7 @@ CsvSeries read_nab_csv(const std::string& path) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    const std::vector<std::string> cells = split_commas(line);
+    const std::vector<std::string> cells = split_commas(line, path, line_no);
     if (cells.size() <= std::max(time_col, value_col)) throw InputError(where(path, line_no, "too few columns"));
     const auto t = parse_timestamp(cells[time_col]);
     if (!t) throw InputError(where(path, line_no, "bad timestamp '" + cells[time_col] + "'"));

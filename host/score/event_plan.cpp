@@ -57,9 +57,8 @@ void observe(const EventEffect& entry, size_t column, size_t n_columns, size_t N
   for (int s = 0; s < kEventSegments; ++s) {
     double sum = 0, sum_f = 0;
     int n = 0;
-    const uint32_t len = entry.end - entry.first;
     for (uint32_t t = entry.first; t < entry.end; ++t) {
-      if (static_cast<int>((t - entry.first) * kEventSegments / len) != s) continue;
+      if (static_cast<int>(event_segment(entry, t)) != s) continue;
       const float f = base[t * n_columns + column];
       const float y = transform_value(data.values[t * N + series], transform);
       if (std::isnan(f) || std::isnan(y)) continue;

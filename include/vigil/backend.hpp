@@ -32,6 +32,23 @@ struct ForecastOutput {
   float* z_base = nullptr;        // [T][N] or null: z without the event effect
   float* z_derivative = nullptr;  // [T][N] or null
   float* z_volatility = nullptr;  // [T][N] or null
+
+  // The outputs by position, in the order above, for code that treats the five alike (staging
+  // buffers, padding rows, prefetching): every backend names them through this struct only.
+  static constexpr int kCount = 5;
+  VIGIL_HD float*& operator[](int k) {
+    return k == 0 ? forecast : k == 1 ? z : k == 2 ? z_base : k == 3 ? z_derivative : z_volatility;
+  }
+  VIGIL_HD float* operator[](int k) const { return const_cast<ForecastOutput&>(*this)[k]; }
+  // One point's scores (a PointScore) at element k of every output asked for.
+  template <class Score>
+  VIGIL_HD void store(size_t k, const Score& r) const {
+    forecast[k] = r.forecast;
+    z[k] = r.z;
+    if (z_base) z_base[k] = r.z_base;
+    if (z_derivative) z_derivative[k] = r.z_derivative;
+    if (z_volatility) z_volatility[k] = r.z_volatility;
+  }
 };
 
 

@@ -33,11 +33,7 @@ struct BlockRow {
   const float* code;    // TransformCode as float
   const float* effect;  // event effects (kEvents)
   const float* frozen;  // 1: frozen (kEvents)
-  float* forecast;
-  float* z;
-  float* z_base;
-  float* z_derivative;
-  float* z_volatility;
+  ForecastOutput out;   // every output set (rows not asked for point to scratch)
 };
 
 }  // namespace
@@ -68,11 +64,11 @@ struct BlockRow {
       const PointScoreOf<F> s = forecast_step_t<kWeekly, kEvents>(                                           \
           p, BlockLanes{state + j}, c, load(r.x + j), load(r.code + j), kEvents ? load(r.effect + j) : F{},   \
           frozen != 0.0f);                                                                                   \
-      store(r.forecast + j, s.forecast);                                                                     \
-      store(r.z + j, s.z);                                                                                   \
-      store(r.z_base + j, s.z_base);                                                                         \
-      store(r.z_derivative + j, s.z_derivative);                                                             \
-      store(r.z_volatility + j, s.z_volatility);                                                             \
+      store(r.out.forecast + j, s.forecast);                                                                 \
+      store(r.out.z + j, s.z);                                                                               \
+      store(r.out.z_base + j, s.z_base);                                                                     \
+      store(r.out.z_derivative + j, s.z_derivative);                                                         \
+      store(r.out.z_volatility + j, s.z_volatility);                                                         \
     }                                                                                                        \
   }
 
@@ -153,12 +149,8 @@ uint32_t next_event_change(const EventEffect* events, uint32_t count, uint32_t t
       break;
     }
     if (t >= e.end) continue;
-    const uint32_t length = e.end - e.first;
-    const uint32_t segment = (t - e.first) * kEventSegments / length;  // as event_effect_at()
-    // The smallest u with (u - first) * kEventSegments / length > segment.
-    const uint32_t boundary = segment + 1 < kEventSegments
-                                  ? e.first + ((segment + 1) * length + kEventSegments - 1) / kEventSegments
-                                  : e.end;
+    const uint32_t segment = event_segment(e, t);
+    const uint32_t boundary = segment + 1 < kEventSegments ? event_segment_start(e, segment + 1) : e.end;
     next = std::min(next, boundary);
   }
   return next;
@@ -220,7 +212,7 @@ class CpuBackend final : public Backend {
       std::vector<float> code(kBlock), effect(kBlock), frozen(kBlock);
       std::vector<uint32_t> next_change(kBlock);
       // The last block's rows padded to whole lanes, and the rows of outputs not asked for.
-      std::vector<float> pad_x(kBlock), pad_out(5 * kBlock), scratch(3 * kBlock);
+      std::vector<float> pad_x(kBlock), pad_out(ForecastOutput::kCount * kBlock), scratch(ForecastOutput::kCount * kBlock);
 #pragma omp for schedule(dynamic, 1)
       for (size_t b = 0; b < blocks; ++b) {
         const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
@@ -263,29 +255,21 @@ class CpuBackend final : public Backend {
             // The rows kPrefetchSteps ahead, one page per row and array: the hardware prefetchers
             // do not cross into them in time.
             const size_t ahead = row + kPrefetchSteps * N;
-            float* const rows[5] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
             for (size_t j = 0; j < n; j += 64 / sizeof(float)) {
               __builtin_prefetch(in.values + ahead + j, 0);
-              for (float* o : rows)
-                if (o) __builtin_prefetch(o + ahead + j, 1);
+              for (int o = 0; o < ForecastOutput::kCount; ++o)
+                if (out[o]) __builtin_prefetch(out[o] + ahead + j, 1);
             }
           }
           BlockRow r;
           if (partial) {
             std::copy(in.values + row, in.values + row + n, pad_x.begin());
             r.x = pad_x.data();
-            r.forecast = pad_out.data();
-            r.z = pad_out.data() + kBlock;
-            r.z_base = pad_out.data() + 2 * kBlock;
-            r.z_derivative = pad_out.data() + 3 * kBlock;
-            r.z_volatility = pad_out.data() + 4 * kBlock;
+            for (int o = 0; o < ForecastOutput::kCount; ++o) r.out[o] = pad_out.data() + o * kBlock;
           } else {
             r.x = in.values + row;
-            r.forecast = out.forecast + row;
-            r.z = out.z + row;
-            r.z_base = out.z_base ? out.z_base + row : scratch.data();
-            r.z_derivative = out.z_derivative ? out.z_derivative + row : scratch.data() + kBlock;
-            r.z_volatility = out.z_volatility ? out.z_volatility + row : scratch.data() + 2 * kBlock;
+            for (int o = 0; o < ForecastOutput::kCount; ++o)
+              r.out[o] = out[o] ? out[o] + row : scratch.data() + o * kBlock;
           }
           r.code = code.data();
           r.effect = effect.data();
@@ -293,9 +277,8 @@ class CpuBackend final : public Backend {
           if (events_now) step_block<kWeekly, true>(isa, p, clocks[t], state.data(), lanes, r);
           else step_block<kWeekly, false>(isa, p, clocks[t], state.data(), lanes, r);
           if (partial) {
-            float* const dst[5] = {out.forecast, out.z, out.z_base, out.z_derivative, out.z_volatility};
-            for (int o = 0; o < 5; ++o)
-              if (dst[o]) std::copy(pad_out.data() + o * kBlock, pad_out.data() + o * kBlock + n, dst[o] + row);
+            for (int o = 0; o < ForecastOutput::kCount; ++o)
+              if (out[o]) std::copy(pad_out.data() + o * kBlock, pad_out.data() + o * kBlock + n, out[o] + row);
           }
         }
       }
@@ -308,27 +291,5 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
-
-#ifdef VIGIL_HAVE_CUDA
-std::unique_ptr<Backend> make_cuda_backend();  // kernels/cuda_backend.cu
-int cuda_device_count_impl();
-int cuda_device_count() { return cuda_device_count_impl(); }
-#else
-int cuda_device_count() { return 0; }
-#endif
-
-std::unique_ptr<Backend> make_backend(const std::string& which) {
-  if (which == "cpu") return make_cpu_backend();
-  if (which == "cuda" || which == "auto") {
-#ifdef VIGIL_HAVE_CUDA
-    if (cuda_device_count() > 0) return make_cuda_backend();
-    if (which == "cuda") throw InputError("--backend cuda: no CUDA device is available");
-#else
-    if (which == "cuda") throw InputError("--backend cuda: this build has no CUDA backend (nvcc was not found)");
-#endif
-    return make_cpu_backend();
-  }
-  throw InputError("--backend must be auto, cpu or cuda, not '" + which + "'");
-}
 
 }  // namespace vigil

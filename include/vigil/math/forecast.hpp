@@ -192,6 +192,16 @@ struct EventEffect {
   float effect[kEventSegments];
 };
 
+// The segment of occurrence e that step t (first <= t < end) falls in, and its inverse: the first
+// step of segment s (s < kEventSegments). Everything that splits an occurrence into segments
+// (the forecast, the CPU backend's event bookkeeping, the event plan's estimates) uses these.
+VIGIL_HD uint32_t event_segment(const EventEffect& e, uint32_t t) {
+  return (t - e.first) * kEventSegments / (e.end - e.first);
+}
+VIGIL_HD uint32_t event_segment_start(const EventEffect& e, uint32_t s) {
+  return e.first + (s * (e.end - e.first) + kEventSegments - 1) / kEventSegments;
+}
+
 // Sum of the effects active at step t (overlapping events combine additively); `active` tells
 // whether any occurrence covers t. NaN when an active occurrence's effect is unknown (no history
 // and no announced impact).
@@ -202,8 +212,7 @@ VIGIL_HD float event_effect_at(const EventEffect* list, uint32_t count, uint32_t
     const EventEffect& e = list[k];
     if (t < e.first) break;  // sorted by start
     if (t >= e.end) continue;
-    const uint32_t segment = (t - e.first) * kEventSegments / (e.end - e.first);
-    sum += e.effect[segment];
+    sum += e.effect[event_segment(e, t)];
     active = true;
   }
   return sum;

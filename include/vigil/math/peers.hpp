@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "vigil/math/forecast.hpp"
 #include "vigil/math/hd.hpp"
 
 namespace vigil {
@@ -25,10 +26,9 @@ constexpr float kPeerMinVariance = 1e-4f;
 
 // ---- per-point math, shared by both backends
 
-// Comparisons rather than fminf/fmaxf, which g++ leaves as libm calls (their NaN rules differ
-// from the SSE min/max instructions). For a NaN z the result is NaN either way.
-VIGIL_HD float peer_clamp(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
-VIGIL_HD float peer_clip(float z, float clip) { return peer_clamp(z, -clip, clip); }
+// The forecast's min/max (lanes::clampf, comparisons rather than libm's fminf/fmaxf). Never
+// called with a NaN: callers skip NaN z first, and a settled correlation is finite.
+VIGIL_HD float peer_clip(float z, float clip) { return lanes::clampf(z, -clip, clip); }
 
 // Robust mean of the members order[begin, end) of one cell in a time step's row of z.
 VIGIL_HD float cell_mean(const float* row, const uint32_t* order, uint32_t begin, uint32_t end, float clip) {
@@ -114,7 +114,7 @@ VIGIL_HD void correlation_update(CorrelationState& s, float x, float y, float ra
 VIGIL_HD float correlation_value(const CorrelationState& s, float rate) {
   if (!correlation_settled(s, rate)) return NAN;
   if (s.sxx < kPeerMinVariance || s.syy < kPeerMinVariance) return NAN;
-  return peer_clamp(s.sxy / sqrtf(s.sxx * s.syy), -1.0f, 1.0f);
+  return lanes::clampf(s.sxy / sqrtf(s.sxx * s.syy), -1.0f, 1.0f);
 }
 
 struct PeerPoint {

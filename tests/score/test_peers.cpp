@@ -507,6 +507,29 @@ TEST(PeerParityCuda, ChunksOfTimeStepsGiveTheSameResult) {
     }
   }
 }
+
+// As the forecast's limit test (test_streaming.cpp): a device with room for about two time steps
+// of this input at a time, through the Backend interface; the peers page through it.
+TEST(PeerParityCuda, AMemoryLimitGivesTheSameResult) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const size_t N = 333, T = 257;
+  const RandomCase c = random_case(N, T, 13);
+  const PeerLayout l = make_peer_layout(c.data);
+  const PeerResult whole = run_cpu(l, c.z, T);
+  auto backend = make_backend("cuda");
+  backend->limit_device_memory(64 * 1024);
+  PeerResult r{std::vector<float>(T * l.cells()), std::vector<float>(T * N), std::vector<float>(T * N)};
+  backend->peers(PeerParams{}, PeerInput{c.z.data(), T, N, &l},
+                 PeerOutput{r.cell_z.data(), r.breadth.data(), r.correlation.data()});
+  EXPECT_EQ(std::memcmp(r.cell_z.data(), whole.cell_z.data(), r.cell_z.size() * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(r.breadth.data(), whole.breadth.data(), r.breadth.size() * sizeof(float)), 0);
+  for (size_t k = 0; k < T * N; ++k) {
+    ASSERT_EQ(std::isnan(whole.correlation[k]), std::isnan(r.correlation[k])) << k;
+    if (!std::isnan(whole.correlation[k])) {
+      ASSERT_NEAR(r.correlation[k], whole.correlation[k], 1e-5) << k;
+    }
+  }
+}
 #endif
 
 // ---- acceptance on generated data: the forecast stage's z through the peer stage

@@ -15,6 +15,26 @@
 namespace vigil {
 namespace {
 
+// The evidence stage: one thread per series walks through time; a warp reads consecutive series
+// of each row (coalesced), the state stays in registers.
+__global__ void evidence_kernel(EvidenceParams p, const float* __restrict__ values,
+                                const uint8_t* __restrict__ transform, const float* __restrict__ z, size_t T,
+                                size_t N, float* __restrict__ local, float* __restrict__ calibrated,
+                                float* __restrict__ accumulated) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= N) return;
+  EvidenceState s;
+  evidence_init(p, s);
+  const bool is_count = transform[i] == kCount;
+  for (size_t t = 0; t < T; ++t) {
+    const size_t at = t * N + i;
+    const EvidenceOut o = evidence_step(p, s, values[at], is_count, z[at]);
+    local[at] = o.local;
+    calibrated[at] = o.calibrated;
+    accumulated[at] = o.accumulated;
+  }
+}
+
 __global__ void forecast_kernel(ForecastParams p, const float* __restrict__ values,
                                 const uint8_t* __restrict__ transform, const uint32_t* __restrict__ event_offsets,
                                 const EventEffect* __restrict__ event_effects, bool freeze_events,
@@ -163,6 +183,50 @@ class CudaBackend final : public Backend {
 
   void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) override {
     peers_cuda(params, in, out, 0, resources_);
+  }
+
+  // Not yet fused with the forecast (issue 18): the batch's values and z go up once more, a chunk
+  // of series at a time on one stream, with the resources' paging policy and OOM fallback. The
+  // chunk's columns are strided in [T][N]: 2-D copies gather and scatter them.
+  void evidence(const EvidenceParams& params, const EvidenceInput& in, const EvidenceOutput& out) override {
+    const size_t T = in.T, N = in.N;
+    if (T == 0 || N == 0) return;
+    const cuda::Stream& stream = resources_.stream(0);
+    cudaStream_t st = stream.get();
+    constexpr size_t kArrays = 5;  // values, z, local, calibrated, accumulated
+    size_t chunk = cuda::units_per_chunk(resources_.free_device_bytes(), 0, T * kArrays * sizeof(float) + 1, N, 1);
+    cuda::DeviceBuffer<float> arrays;
+    cuda::DeviceBuffer<uint8_t> codes;
+    const cuda::SyncOnExit sync_on_exit(resources_.streams(), 1);
+    chunk = cuda::allocate_halving(
+        chunk, "series",
+        [&](size_t c) {
+          arrays = cuda::DeviceBuffer<float>(kArrays * T * c, st);
+          codes = cuda::DeviceBuffer<uint8_t>(c, st);
+          stream.sync();
+        },
+        [&] {
+          arrays = {};
+          codes = {};
+          cudaStreamSynchronize(st);
+        });
+    const size_t row = N * sizeof(float);
+    for (size_t i0 = 0; i0 < N; i0 += chunk) {
+      const size_t n = std::min(chunk, N - i0), width = n * sizeof(float);
+      float* d[kArrays];
+      for (size_t k = 0; k < kArrays; ++k) d[k] = arrays.data() + k * T * n;
+      VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(d[0], width, in.values + i0, row, width, T, cudaMemcpyHostToDevice, st));
+      VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(d[1], width, in.z + i0, row, width, T, cudaMemcpyHostToDevice, st));
+      VIGIL_CUDA_CHECK(cudaMemcpyAsync(codes.data(), in.transform + i0, n, cudaMemcpyHostToDevice, st));
+      const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
+      evidence_kernel<<<blocks, kThreads, 0, st>>>(params, d[0], codes.data(), d[1], T, n, d[2], d[3], d[4]);
+      VIGIL_CUDA_CHECK_LAUNCH();
+      float* host_out[3] = {out.local, out.calibrated, out.accumulated};
+      for (int k = 0; k < 3; ++k)
+        VIGIL_CUDA_CHECK(
+            cudaMemcpy2DAsync(host_out[k] + i0, row, d[2 + k], width, width, T, cudaMemcpyDeviceToHost, st));
+      stream.sync();  // the next chunk reuses the device buffers
+    }
   }
 
   double copy_bandwidth_gbs() override {

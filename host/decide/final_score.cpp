@@ -49,6 +49,7 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
   const uint32_t gap = static_cast<uint32_t>(config.detection.merge_gap_points);
 
   const float stuck_surprise = std::log(kStuckOdds);
+  const float local_threshold = static_cast<float>(config.evidence.local_threshold);
 
   constexpr size_t kBlock = 1024;  // series per task, walked through time together (time-major)
 #pragma omp parallel for schedule(dynamic, 1)
@@ -60,7 +61,8 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
     for (size_t t = 0; t < T; ++t)
       for (size_t i = i0; i < i1; ++i) {
         const size_t p = t * N + i;
-        const float z = scores.z[p];
+        const float z = scores.z_calibrated[p];
+        const float local = scores.z_local[p];
         const float value = data.values[p];
         Excursion& x = state[i - i0];
         Repeats& m = repeats[i - i0];
@@ -76,10 +78,14 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
           }
           m.last_value = value;
         }
-        if (std::isnan(z)) continue;  // a missing point neither opens nor closes an excursion
+        if (std::isnan(z) && std::isnan(local)) continue;  // neither opens nor closes an excursion
         const Direction dir = static_cast<Direction>(scores.direction[i]);
-        const float allowed = dir == Direction::Drop ? -z : dir == Direction::Spike ? z : std::fabs(z);
-        float r = std::max(allowed, 0.0f) / scores.threshold[i];  // evidence in thresholds
+        auto allowed = [dir](float v) {
+          return std::max(dir == Direction::Drop ? -v : dir == Direction::Spike ? v : std::fabs(v), 0.0f);
+        };
+        const float forecast_r = std::isnan(z) ? 0.0f : allowed(z) / scores.threshold[i];
+        const float local_r = allowed(local) / local_threshold;
+        float r = std::max(forecast_r, local_r);  // evidence in thresholds
         const int kind = m.last_value != 0.0f;
         // A value kind the learning phase never saw (a first 0) is judged by the series as a whole.
         const float seen_repeats = m.pairs[kind] > 0 ? m.repeats[kind] : m.repeats[0] + m.repeats[1];

@@ -190,7 +190,7 @@ ScoresWriter::ScoresWriter(const std::string& path, const std::vector<std::strin
     : out_(std::make_unique<AtomicFile>(path)) {
   std::string header = "timestamp";
   for (const auto& d : dims) header += "," + d;
-  header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score\n";
+  header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score,z_local,z_calibrated,z_accumulated\n";
   out_->write(header);
 }
 
@@ -242,6 +242,12 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
           csv::append_field(buf, active_events(scores.events, i, t));
           buf += ',';
           append_float(buf, final_score[p], 4);
+          buf += ',';
+          append_float(buf, scores.z_local.empty() ? NAN : scores.z_local[p], 5);
+          buf += ',';
+          append_float(buf, scores.z_calibrated.empty() ? NAN : scores.z_calibrated[p], 5);
+          buf += ',';
+          append_float(buf, scores.z_accumulated.empty() ? NAN : scores.z_accumulated[p], 5);
           buf += '\n';
         }
       }

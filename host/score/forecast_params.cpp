@@ -39,6 +39,9 @@ ForecastParams make_forecast_params(const ForecastSettings& s, int64_t start, in
   // the weekly model, a full week plus a day (the first weekend is pattern, not anomaly).
   const double history_days = s.min_history_days > 0 ? s.min_history_days : (p.weekly_knots ? 8.0 : 2.0);
   p.min_history_steps = std::max(p.warmup_steps + 1, static_cast<int>(std::lround(history_days * per_day)));
+  // Young z (from the second day) is reported: the evidence stage's calibration starts wide.
+  p.report_from_steps =
+      std::clamp(static_cast<int>(std::lround(s.score_from_days * per_day)), p.warmup_steps + 1, p.min_history_steps);
   p.scale_floor_log = static_cast<float>(s.scale_floor_log);
   p.scale_floor_rel = static_cast<float>(s.scale_floor_rel);
   p.derivative_points =

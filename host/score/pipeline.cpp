@@ -43,6 +43,22 @@ void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule
 
 }  // namespace
 
+EvidenceParams make_evidence_params(const EvidenceSettings& s, int64_t step) {
+  const double per_day = 86400.0 / static_cast<double>(step);
+  auto rate = [](double points) { return static_cast<float>(1.0 - std::exp(-1.0 / std::max(points, 1.0))); };
+  EvidenceParams p;
+  p.quantile_rate = rate(s.calibration_days * per_day);
+  p.prior_points = static_cast<float>(s.young_days * per_day);
+  p.young_width = static_cast<float>(s.young_width);
+  p.max_gain = static_cast<float>(s.max_gain);
+  p.accumulate_rate = rate(std::max(3.0, s.accumulate_minutes * 60.0 / static_cast<double>(step)));
+  p.clip = static_cast<float>(s.clip_z);
+  const double local_points = std::max(10.0, s.local_hours * 3600.0 / static_cast<double>(step));
+  p.local_rate = rate(local_points);
+  p.local_warm = static_cast<float>(local_points / 4);
+  return p;
+}
+
 void accumulate_traits(const float* values, size_t T, size_t n, size_t pitch, uint8_t* traits) {
   constexpr size_t kBlock = 4096;  // series per task, scanned row by row (time-major)
 #pragma omp parallel for schedule(dynamic, 1)
@@ -141,6 +157,12 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
                    ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
                                   s.z_derivative.data(), s.z_volatility.data()});
   s.seconds = since(t0);
+  s.z_local.resize(T * N);
+  s.z_calibrated.resize(T * N);
+  s.z_accumulated.resize(T * N);
+  backend.evidence(make_evidence_params(config.evidence, data.step),
+                   EvidenceInput{data.values.data(), s.transform.data(), s.z.data(), T, N},
+                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data()});
 
   if (config.mechanisms.cross_stack) {
     s.peers = make_peer_layout(data);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "vigil/math/evidence.hpp"
 #include "vigil/math/forecast.hpp"
 #include "vigil/peers.hpp"
 
@@ -51,6 +52,18 @@ struct ForecastOutput {
   }
 };
 
+// The evidence stage's view of a batch (evidence.hpp).
+struct EvidenceInput {
+  const float* values = nullptr;       // [T][N], raw values, NaN = missing
+  const uint8_t* transform = nullptr;  // [N], TransformCode (counts get a Poisson floor)
+  const float* z = nullptr;            // [T][N], z_forecast
+  size_t T = 0, N = 0;
+};
+struct EvidenceOutput {
+  float* local = nullptr;        // [T][N]
+  float* calibrated = nullptr;   // [T][N]
+  float* accumulated = nullptr;  // [T][N]
+};
 
 class Backend {
  public:
@@ -59,6 +72,8 @@ class Backend {
   virtual std::string device() const = 0;  // what it runs on, for summaries and bench results
   virtual void forecast(const ForecastParams& params, const ForecastInput& in,
                         const ForecastOutput& out) = 0;
+  // The evidence stage (evidence.hpp).
+  virtual void evidence(const EvidenceParams& params, const EvidenceInput& in, const EvidenceOutput& out) = 0;
   // Peer groups: cell aggregates, breadth and rolling correlation (include/vigil/peers.hpp).
   virtual void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) = 0;
   // The roofline's denominator, measured: a large copy within the backend's own memory, in GB/s

@@ -47,6 +47,18 @@ struct PeerSettings {
   double event_shrink_occurrences = 1.0;  // weight of the (group, stack) prior of an event effect
 };
 
+// The evidence stage (include/vigil/math/evidence.hpp), in user units.
+struct EvidenceSettings {
+  double local_hours = 3;          // memory of the local evidence's mean and spread (at least 10 points)
+  double local_threshold = 4;      // |local evidence| worth one threshold in the final score
+  double calibration_days = 7;     // memory of the |z| quantile trackers
+  double young_days = 0.5;         // weight of the wide prior, in days of points
+  double young_width = 2.0;        // the prior's band, in multiples of a Gaussian's
+  double max_gain = 1.5;           // largest stretch of a smooth series' z
+  double accumulate_minutes = 60;  // window of the accumulated evidence (at least 3 points)
+  double clip_z = 6;               // |calibrated z| a point adds to it at most
+};
+
 // The suppression rules (DESIGN.md "Decision").
 struct DecisionSettings {
   int onset_points = 3;                // the evidence is read over an episode's first points
@@ -63,6 +75,7 @@ struct DecisionSettings {
 struct Config {
   ForecastSettings forecast;
   PeerSettings peers;
+  EvidenceSettings evidence;
   DecisionSettings decisions;
   Mechanisms mechanisms;
   DetectionSettings detection;

@@ -9,6 +9,7 @@
 #include "vigil/dataset.hpp"
 #include "vigil/event_plan.hpp"
 #include "vigil/events.hpp"
+#include "vigil/math/evidence.hpp"
 
 namespace vigil {
 
@@ -23,6 +24,9 @@ struct Scores {
   std::vector<float> z_base;           // [T][N] z without the event effects (empty: no events)
   std::vector<float> z_derivative;     // [T][N]
   std::vector<float> z_volatility;     // [T][N]
+  std::vector<float> z_local;          // [T][N] the value against its recent mean and spread
+  std::vector<float> z_calibrated;     // [T][N] z judged against the series' own history (evidence.hpp)
+  std::vector<float> z_accumulated;    // [T][N] the accumulated evidence of the calibrated z
   EventPlan events;                    // the occurrences applied (empty without the mechanism)
   // Peer groups (cross-stack mechanism; empty when it is off):
   PeerLayout peers;                    // series by (group, stack)
@@ -50,6 +54,8 @@ struct SeriesRules {
   std::vector<uint8_t> direction;  // [N], Direction
   std::vector<float> threshold;    // [N]
 };
+EvidenceParams make_evidence_params(const EvidenceSettings& settings, int64_t step);
+
 SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& traits, const Config& config);
 
 // Runs the forecast stage on `backend`. With a schedule and the events mechanism on, it runs

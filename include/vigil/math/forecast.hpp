@@ -65,7 +65,8 @@ struct ForecastParams {
   float outlier_z = 0;
   int shift_horizon = 0;      // steps
   int warmup_steps = 0;       // first day: the daily profile is built, nothing is forecast
-  int min_history_steps = 0;  // z is NaN before this much history (scored, never alarmed)
+  int min_history_steps = 0;  // robust updating starts here; before it the model learns from every point
+  int report_from_steps = 0;  // z is NaN before this much history (the evidence stage widens young z)
   float scale_floor_log = 0;  // floor of the scale for log1p series (relative change)
   float scale_floor_rel = 0;  // floor for identity series, relative to |forecast|
   int derivative_points = 1;  // k: the derivative compares the mean z of the last k points with
@@ -90,6 +91,7 @@ struct ForecastSettings {
   double outlier_z = 4.0;
   double shift_horizon_hours = 24.0;
   double min_history_days = 0;      // 0 = auto: 8 with the weekly model, else 2
+  double score_from_days = 1.25;    // z is reported from here (>= the first day's warm-up)
   double scale_floor_log = 0.01;
   double scale_floor_rel = 0.001;
   double derivative_minutes = 15;  // each half of the derivative's window (at most 4 points)
@@ -727,7 +729,7 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
     const auto widened = effect_sd != 0.0f;
     if (any(widened)) z_reported = widened ? z_raw * sigma / sqrt_of(sigma * sigma + effect_sd * effect_sd) : z_raw;
   }
-  const auto reports_z = scored & not_of(learning);
+  const auto reports_z = scored & (age >= static_cast<float>(p.report_from_steps));
   const PointScoreOf<V> out{first ? splat<V>(NAN) : reported, reports_z ? z_reported : splat<V>(NAN),
                             reports_z ? z_base : splat<V>(NAN), splat<V>(NAN), splat<V>(NAN)};
 

@@ -1,0 +1,146 @@
+#ifndef VIGIL_EVIDENCE_HPP_
+#define VIGIL_EVIDENCE_HPP_
+// The evidence stage of DESIGN.md (scoring steps 7, 8 and 10), written once as VIGIL_HD
+// functions that the CPU backend and the CUDA backend both run, one series at a time through
+// time, after the forecast.
+//
+// Local evidence. The point against the series' own recent behaviour: an exponentially weighted
+// mean and spread of its raw values over `local_hours` (at least 10 points), updated with values
+// clipped at 3 spreads so an excursion does not teach its own scale at once. Counts never get a
+// spread below their Poisson noise, sqrt(max(mean, 1)): a run of zeros followed by a 3 is not a
+// 1e17-sigma event. On 60 real labelled production series (shared/data/cloud-monitoring) this
+// ranks points far better than the forecast's z alone (README "Detection on real data").
+//
+// Calibration. The forecast's z assumes a noise model; real series break it in both directions
+// (a bursty, mostly-zero count reaches |z| 200 on an ordinary burst, a smooth latency never
+// leaves |z| 1.5). Each series tracks the 90th and 99th percentiles of its own |z| (stochastic
+// quantile tracking, O(1) state) and maps |z| through them onto the standard normal's: q90 ->
+// 1.645, q99 -> 2.576, linear beyond. A series whose residuals are Gaussian keeps its z; a
+// heavy-tailed one has its tail shrunk; a smooth one has its z stretched, at most `max_gain`.
+// So one threshold means the same rarity on every series.
+//
+// Young models. The trackers start from a wide prior (`young_width` times the Gaussian values)
+// weighted as `prior_points` observations: while a series has little history its band is wide,
+// and it narrows as the series' own residuals take over. No blackout, no overconfident early z.
+//
+// Accumulated evidence. A sustained moderate deviation (z -3.5 for two hours) is as alarming as
+// one large point: an exponentially weighted mean of the calibrated z (each point clipped at
+// `clip`, so one spike does not make a run), normalised to unit variance for independent points,
+// and calibrated against its own history in the same way (residuals are autocorrelated, so its
+// raw spread is wider than 1).
+#include <cmath>
+
+#include "vigil/math/hd.hpp"
+
+namespace vigil {
+
+struct EvidenceParams {
+  float local_rate = 0;      // per-point rate of the local mean and spread
+  float local_warm = 0;      // points before the local evidence is reported
+  float quantile_rate = 0;   // steady per-point rate of the quantile trackers
+  float prior_points = 0;    // weight of the wide prior, in points
+  float young_width = 0;     // the prior's quantiles, in multiples of the Gaussian's
+  float max_gain = 0;        // largest stretch of a smooth series' z
+  float accumulate_rate = 0;  // per-point rate of the accumulated evidence's mean
+  float clip = 0;            // |calibrated z| counted into the accumulated evidence
+};
+
+// Per-series state: plain floats so it can live in registers or a strided array.
+struct EvidenceState {
+  float local_n = 0;           // valid values seen
+  float local_mean = 0, local_var = 0;
+  float n = 0;                 // points with a z so far
+  float q[2] = {0, 0};         // |z| trackers: 90th and 99th percentile
+  float aq[2] = {0, 0};        // the same for |accumulated|
+  float mean = 0;              // EW mean of the clipped calibrated z
+  float mean_n = 0;            // points in it (its normalisation while it fills)
+};
+
+struct EvidenceOut {
+  float local;        // NaN where the value is missing or the local history is too short
+  float calibrated;   // NaN where z is NaN
+  float accumulated;  // NaN until the mean has a point
+};
+
+namespace evidence_detail {
+
+constexpr float kGaussQ90 = 1.6449f, kGaussQ99 = 2.5758f;
+
+// |v| mapped through the series' quantiles onto the normal's.
+VIGIL_HD float calibrate(float v, const float q[2], float max_gain) {
+  const float a = fabsf(v);
+  const float q90 = fmaxf(q[0], kGaussQ90 / max_gain);
+  const float tail = fmaxf(q[1] - q90, (kGaussQ99 - kGaussQ90) / max_gain);
+  const float c = a <= q90 ? a * (kGaussQ90 / q90) : kGaussQ90 + (a - q90) * ((kGaussQ99 - kGaussQ90) / tail);
+  return v < 0 ? -c : c;
+}
+
+// One step of both trackers toward |v|: each moves by its rate times the current tail width,
+// up by (1 - p) when exceeded and down by p otherwise, so it settles where P(|v| > q) = 1 - p.
+VIGIL_HD void track(float q[2], float v, float rate) {
+  const float a = fabsf(v);
+  const float width = fmaxf(q[1] - q[0], 0.05f) + 0.1f * q[0];
+  q[0] += rate * width * (a > q[0] ? 0.9f : -0.1f) * 2.0f;
+  q[1] += rate * width * (a > q[1] ? 0.99f : -0.01f) * 6.0f;
+  q[0] = fmaxf(q[0], 1e-3f);
+  q[1] = fmaxf(q[1], q[0]);
+}
+
+}  // namespace evidence_detail
+
+VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
+  s.n = 0;
+  s.q[0] = s.aq[0] = evidence_detail::kGaussQ90 * p.young_width;
+  s.q[1] = s.aq[1] = evidence_detail::kGaussQ99 * p.young_width;
+  s.mean = 0;
+  s.mean_n = 0;
+  s.local_n = s.local_mean = s.local_var = 0;
+}
+
+// The local evidence of value `x` (raw units; NaN: missing, nothing changes), then its update.
+VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count) {
+  if (x != x) return NAN;
+  float sd = sqrtf(s.local_var);
+  if (is_count) sd = fmaxf(sd, sqrtf(fmaxf(s.local_mean, 1.0f)));
+  const bool warm = s.local_n >= p.local_warm;
+  const float out = warm && sd > 0 ? (x - s.local_mean) / sd : NAN;
+  if (s.local_n == 0) {
+    s.local_mean = x;
+  } else {
+    const float rate = fmaxf(p.local_rate, 1.0f / (s.local_n + 1.0f));
+    float d = x - s.local_mean;
+    if (warm && sd > 0) d = fminf(fmaxf(d, -3.0f * sd), 3.0f * sd);
+    s.local_mean += rate * d;
+    s.local_var = (1.0f - rate) * (s.local_var + rate * d * d);
+  }
+  s.local_n += 1.0f;
+  return out;
+}
+
+// One point: the calibrated z of `z` (NaN: a point without a score, which changes nothing) and
+// the accumulated evidence, then the trackers learn from it.
+VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count, float z) {
+  using namespace evidence_detail;
+  const float local = local_step(p, s, x, is_count);
+  if (z != z) return EvidenceOut{local, NAN, NAN};  // NaN: no forecast score at this point
+  const float c = calibrate(z, s.q, p.max_gain);
+  const float cc = fminf(fmaxf(c, -p.clip), p.clip);
+  // The mean fills as a cumulative average, then moves at its steady rate; its standard error
+  // for independent unit points normalises it.
+  s.mean_n += 1.0f;
+  const float rate = fmaxf(p.accumulate_rate, 1.0f / s.mean_n);
+  s.mean += rate * (cc - s.mean);
+  const float se = sqrtf(rate / (2.0f - rate));
+  const float acc_raw = s.mean / se;
+  const float acc = calibrate(acc_raw, s.aq, p.max_gain);
+  // Cumulative rates while the history is shorter than the prior's weight plus the steady window.
+  s.n += 1.0f;
+  const float rate_q = fmaxf(p.quantile_rate, 1.0f / (s.n + p.prior_points));
+  track(s.q, z, rate_q);
+  track(s.aq, acc_raw, rate_q);
+  return EvidenceOut{local, c, acc};
+}
+
+}  // namespace vigil
+
+#endif  // VIGIL_EVIDENCE_HPP_

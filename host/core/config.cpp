@@ -178,7 +178,7 @@ Config read_config(const std::string& path) {
   if (const json* fs = section(doc, "forecast",
                                {"daily_knots", "weekly", "level_days", "daily_days", "weekly_weeks", "scale_slots",
                                 "scale_days", "model_error_days", "scale_prior_visits", "clip_z", "outlier_z",
-                                "shift_horizon_hours", "min_history_days", "score_from_days", "scale_floor_log", "scale_floor_rel",
+                                "shift_horizon_hours", "min_history_days", "score_from_days", "young_width", "scale_floor_log", "scale_floor_rel",
                                 "derivative_minutes", "volatility_hours", "event_uncertainty"},
                                path)) {
     const json& f = *fs;
@@ -200,6 +200,7 @@ Config read_config(const std::string& path) {
     read_number(f, "shift_horizon_hours", s.shift_horizon_hours, 0.01, 1e6, path);
     read_number(f, "min_history_days", s.min_history_days, 0, 1e4, path);
     read_number(f, "score_from_days", s.score_from_days, 0, 1e4, path);
+    read_number(f, "young_width", s.young_width, 1, 100, path);
     read_number(f, "scale_floor_log", s.scale_floor_log, 0, 10, path);
     read_number(f, "scale_floor_rel", s.scale_floor_rel, 0, 10, path);
     read_number(f, "derivative_minutes", s.derivative_minutes, 0, 1e6, path);
@@ -207,15 +208,15 @@ Config read_config(const std::string& path) {
     read_number(f, "event_uncertainty", s.event_uncertainty, 0, 10, path);
   }
   if (const json* es = section(doc, "evidence",
-                               {"local_hours", "local_threshold", "calibration_days", "young_days", "young_width", "max_gain", "accumulate_minutes",
+                               {"local_hours", "local_threshold", "calibration_points", "young_points", "young_width", "max_gain", "accumulate_minutes",
                                 "clip_z"},
                                path)) {
     const json& f = *es;
     auto& e = c.evidence;
     read_number(f, "local_hours", e.local_hours, 1e-3, 1e6, path);
     read_number(f, "local_threshold", e.local_threshold, 0.1, 1e6, path);
-    read_number(f, "calibration_days", e.calibration_days, 1e-3, 1e4, path);
-    read_number(f, "young_days", e.young_days, 0, 1e4, path);
+    read_number(f, "calibration_points", e.calibration_points, 1, 1e9, path);
+    read_number(f, "young_points", e.young_points, 0, 1e9, path);
     read_number(f, "young_width", e.young_width, 1, 100, path);
     read_number(f, "max_gain", e.max_gain, 1, 100, path);
     read_number(f, "accumulate_minutes", e.accumulate_minutes, 0, 1e6, path);
@@ -296,6 +297,7 @@ std::string config_json(const Config& c) {
                    {"shift_horizon_hours", f.shift_horizon_hours},
                    {"min_history_days", f.min_history_days},
                    {"score_from_days", f.score_from_days},
+                   {"young_width", f.young_width},
                    {"scale_floor_log", f.scale_floor_log},
                    {"scale_floor_rel", f.scale_floor_rel},
                    {"derivative_minutes", f.derivative_minutes},
@@ -307,7 +309,7 @@ std::string config_json(const Config& c) {
                 {"correlation_hours", p.correlation_hours},
                 {"event_shrink_occurrences", p.event_shrink_occurrences}};
   const auto& e = c.evidence;
-  o["evidence"] = {{"local_hours", e.local_hours}, {"local_threshold", e.local_threshold},{"calibration_days", e.calibration_days}, {"young_days", e.young_days},
+  o["evidence"] = {{"local_hours", e.local_hours}, {"local_threshold", e.local_threshold},{"calibration_points", e.calibration_points}, {"young_points", e.young_points},
                    {"young_width", e.young_width},           {"max_gain", e.max_gain},
                    {"accumulate_minutes", e.accumulate_minutes}, {"clip_z", e.clip_z}};
   const auto& r = c.decisions;

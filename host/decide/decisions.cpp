@@ -84,6 +84,19 @@ size_t other_stacks(const Scores& s, size_t series) {
 
 bool overlaps(const Episode& a, const Episode& b) { return a.first <= b.last && b.first <= a.last; }
 
+// Whether a scheduled occurrence whose effect is still unknown (the first of its name, without an
+// expected_impact: the forecast neither adjusts for it nor learns from it) covers series i at
+// one of the steps [t0, t1].
+bool unknown_event_effect(const EventPlan& plan, size_t i, uint32_t t0, uint32_t t1) {
+  if (plan.empty()) return false;
+  for (uint32_t k = plan.offsets[i]; k < plan.offsets[i + 1]; ++k) {
+    const EventEffect& e = plan.entries[k];
+    for (uint32_t t = std::max(t0, e.first); t <= t1 && t < e.end; ++t)
+      if (std::isnan(e.effect[event_segment(e, t)])) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void decide_episodes(const Dataset& data, const Scores& scores, const Config& config, size_t score_from,
@@ -95,6 +108,14 @@ void decide_episodes(const Dataset& data, const Scores& scores, const Config& co
     const double hours = (e.last - e.first + 1) * hours_per_step;
     const bool large = std::fabs(e.impact) >= d.ceiling_impact, sustained = hours >= d.ceiling_hours;
     if (large && sustained) continue;  // the hard ceiling: raised whatever the rules say
+    // A scheduled event seen for the first time, with no expected impact given: its deviation at
+    // the onset is the event's own effect, which the next occurrences learn. Kept in the ledger.
+    const uint32_t onset_end = std::min(e.last, e.first + static_cast<uint32_t>(d.onset_points) - 1);
+    if (config.mechanisms.events && unknown_event_effect(scores.events, e.series, e.first, onset_end)) {
+      e.decision = "suppressed";
+      e.reason = "anticipated_event";
+      continue;
+    }
     const bool peers = !std::isnan(e.breadth);
     if (config.mechanisms.cross_stack && peers && other_stacks(scores, e.series) > 0) {
       // Own and group deviations on the same clipped scale as the cells' robust means.

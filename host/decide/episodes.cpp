@@ -26,6 +26,7 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
   const uint32_t min_points = static_cast<uint32_t>(
       std::max(2.0, std::ceil(det.min_duration_minutes * 60.0 / static_cast<double>(data.step))));
   const uint32_t gap = static_cast<uint32_t>(det.merge_gap_points);
+  const uint32_t young_until = static_cast<uint32_t>(scores.params.min_history_steps);
 
   constexpr size_t kBlock = 256;  // series per task: time-major rows stay in cache
   const size_t blocks = (N + kBlock - 1) / kBlock;
@@ -61,7 +62,9 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
           std::nth_element(rel.begin(), rel.begin() + rel.size() / 2, rel.end());
           e.impact = rel[rel.size() / 2];
         }
-        if (transform == kIdentity || std::fabs(e.impact) >= det.min_impact) found[b].push_back(e);
+        // A young model (series time counted from the grid's start) needs twice the change.
+        const double min_impact = e.first < young_until ? 2 * det.min_impact : det.min_impact;
+        if (transform == kIdentity || std::fabs(e.impact) >= min_impact) found[b].push_back(e);
       }
       r.open = false;
     };

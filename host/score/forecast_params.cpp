@@ -42,6 +42,9 @@ ForecastParams make_forecast_params(const ForecastSettings& s, int64_t start, in
   // Young z (from the second day) is reported: the evidence stage's calibration starts wide.
   p.report_from_steps =
       std::clamp(static_cast<int>(std::lround(s.score_from_days * per_day)), p.warmup_steps + 1, p.min_history_steps);
+  p.young_slope = p.min_history_steps > p.report_from_steps
+                      ? static_cast<float>((s.young_width - 1.0) / (p.min_history_steps - p.report_from_steps))
+                      : 0.0f;
   p.scale_floor_log = static_cast<float>(s.scale_floor_log);
   p.scale_floor_rel = static_cast<float>(s.scale_floor_rel);
   p.derivative_points =

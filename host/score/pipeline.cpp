@@ -44,11 +44,10 @@ void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule
 }  // namespace
 
 EvidenceParams make_evidence_params(const EvidenceSettings& s, int64_t step) {
-  const double per_day = 86400.0 / static_cast<double>(step);
   auto rate = [](double points) { return static_cast<float>(1.0 - std::exp(-1.0 / std::max(points, 1.0))); };
   EvidenceParams p;
-  p.quantile_rate = rate(s.calibration_days * per_day);
-  p.prior_points = static_cast<float>(s.young_days * per_day);
+  p.quantile_rate = static_cast<float>(1.0 / s.calibration_points);
+  p.prior_points = static_cast<float>(s.young_points);
   p.young_width = static_cast<float>(s.young_width);
   p.max_gain = static_cast<float>(s.max_gain);
   p.accumulate_rate = rate(std::max(3.0, s.accumulate_minutes * 60.0 / static_cast<double>(step)));

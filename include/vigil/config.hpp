@@ -51,8 +51,8 @@ struct PeerSettings {
 struct EvidenceSettings {
   double local_hours = 3;          // memory of the local evidence's mean and spread (at least 10 points)
   double local_threshold = 4;      // |local evidence| worth one threshold in the final score
-  double calibration_days = 7;     // memory of the |z| quantile trackers
-  double young_days = 0.5;         // weight of the wide prior, in days of points
+  double calibration_points = 500;  // memory of the |z| quantile trackers, in points
+  double young_points = 50;        // weight of the wide prior, in points
   double young_width = 2.0;        // the prior's band, in multiples of a Gaussian's
   double max_gain = 1.5;           // largest stretch of a smooth series' z
   double accumulate_minutes = 60;  // window of the accumulated evidence (at least 3 points)

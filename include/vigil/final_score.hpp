@@ -2,15 +2,17 @@
 // The final score (DESIGN.md scoring step 7): one number in [0, 1] per point for users who want
 // a single anomaly score, causal like every other score.
 //
-// It answers "is this point evidence of an actionable anomaly that is new?": 0.5 at the
-// detection threshold, rising toward 1 with |z_forecast| in an allowed direction, or with a run
-// of repeated values that the series' learning phase makes improbable (a stuck sensor, a stale
-// exporter: odds of 1e-9 are one threshold). Evidence that merely persists fades: once an
-// excursion has lasted `hold` (about an hour), its score decays toward a quarter (half-life
-// `hold`), below 0.5, unless it escalates past 1.5 times its peak. The points of an episode the
-// rules explained (external event, gradual shift) are halved, so explained points stay below
-// 0.5 too. The rules read an episode's first `onset_points` points, so on those episodes the
-// score looks that many points ahead; everything else is causal.
+// It answers "is this point evidence of an actionable anomaly that is new?". The evidence is the
+// larger of two detectors of the ensemble, each in multiples of its threshold: the forecast's
+// calibrated z (evidence.hpp) against the alarm threshold, and the local evidence (the value
+// against its recent mean and spread) against `evidence.local_threshold`; or a run of repeated
+// values that the series' early history makes improbable (a stuck sensor, a stale exporter:
+// odds of 1e-9 are one threshold). 0.5 at one threshold, rising toward 1. Evidence that merely
+// persists fades: an excursion's first point scores in full, later points halve toward a quarter
+// per point (below 0.5) unless the evidence escalates past 1.5 times its peak. The points of an
+// episode the rules explained (external event, gradual shift) are halved, so explained points
+// stay below 0.5 too. The rules read an episode's first `onset_points` points, so on those
+// episodes the score looks that many points ahead; everything else is causal.
 #include <cstdint>
 #include <vector>
 

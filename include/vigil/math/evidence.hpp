@@ -50,7 +50,7 @@ struct EvidenceState {
   float local_n = 0;           // valid values seen
   float local_mean = 0, local_var = 0;
   float n = 0;                 // points with a z so far
-  float q[2] = {0, 0};         // |z| trackers: 90th and 99th percentile
+  float q[2] = {0, 0};         // log |z| trackers: 90th and 99th percentile
   float aq[2] = {0, 0};        // the same for |accumulated|
   float mean = 0;              // EW mean of the clipped calibrated z
   float mean_n = 0;            // points in it (its normalisation while it fills)
@@ -65,6 +65,9 @@ struct EvidenceOut {
 namespace evidence_detail {
 
 constexpr float kGaussQ90 = 1.6449f, kGaussQ99 = 2.5758f;
+// The trackers' step in log units per unit of rate: large enough that a heavy tail is learned
+// within a few hundred points, small enough that a quantile does not jump on one point.
+constexpr float kTrackerStep = 4.0f;
 
 // |v| mapped through the series' quantiles onto the normal's.
 VIGIL_HD float calibrate(float v, const float q[2], float max_gain) {
@@ -75,23 +78,27 @@ VIGIL_HD float calibrate(float v, const float q[2], float max_gain) {
   return v < 0 ? -c : c;
 }
 
-// One step of both trackers toward |v|: each moves by its rate times the current tail width,
-// up by (1 - p) when exceeded and down by p otherwise, so it settles where P(|v| > q) = 1 - p.
-VIGIL_HD void track(float q[2], float v, float rate) {
-  const float a = fabsf(v);
-  const float width = fmaxf(q[1] - q[0], 0.05f) + 0.1f * q[0];
-  q[0] += rate * width * (a > q[0] ? 0.9f : -0.1f) * 2.0f;
-  q[1] += rate * width * (a > q[1] ? 0.99f : -0.01f) * 6.0f;
-  q[0] = fmaxf(q[0], 1e-3f);
-  q[1] = fmaxf(q[1], q[0]);
+// One step of both trackers toward |v|, in log space so that one step size serves a latency in
+// milliseconds and a count in millions: each moves up by (1 - p) when exceeded and down by p
+// otherwise, so it settles where P(|v| > q) = 1 - p.
+VIGIL_HD void track(float log_q[2], float v, float step) {
+  const float a = logf(fmaxf(fabsf(v), 1e-3f));
+  log_q[0] += step * (a > log_q[0] ? 0.9f : -0.1f);
+  log_q[1] += step * (a > log_q[1] ? 0.99f : -0.01f);
+  log_q[1] = fmaxf(log_q[1], log_q[0]);
+}
+
+VIGIL_HD float calibrate_logq(float v, const float log_q[2], float max_gain) {
+  const float q[2] = {expf(log_q[0]), expf(log_q[1])};
+  return calibrate(v, q, max_gain);
 }
 
 }  // namespace evidence_detail
 
 VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
   s.n = 0;
-  s.q[0] = s.aq[0] = evidence_detail::kGaussQ90 * p.young_width;
-  s.q[1] = s.aq[1] = evidence_detail::kGaussQ99 * p.young_width;
+  s.q[0] = s.aq[0] = logf(evidence_detail::kGaussQ90 * p.young_width);
+  s.q[1] = s.aq[1] = logf(evidence_detail::kGaussQ99 * p.young_width);
   s.mean = 0;
   s.mean_n = 0;
   s.local_n = s.local_mean = s.local_var = 0;
@@ -123,7 +130,7 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   using namespace evidence_detail;
   const float local = local_step(p, s, x, is_count);
   if (z != z) return EvidenceOut{local, NAN, NAN};  // NaN: no forecast score at this point
-  const float c = calibrate(z, s.q, p.max_gain);
+  const float c = calibrate_logq(z, s.q, p.max_gain);
   const float cc = fminf(fmaxf(c, -p.clip), p.clip);
   // The mean fills as a cumulative average, then moves at its steady rate; its standard error
   // for independent unit points normalises it.
@@ -132,12 +139,12 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   s.mean += rate * (cc - s.mean);
   const float se = sqrtf(rate / (2.0f - rate));
   const float acc_raw = s.mean / se;
-  const float acc = calibrate(acc_raw, s.aq, p.max_gain);
+  const float acc = calibrate_logq(acc_raw, s.aq, p.max_gain);
   // Cumulative rates while the history is shorter than the prior's weight plus the steady window.
   s.n += 1.0f;
-  const float rate_q = fmaxf(p.quantile_rate, 1.0f / (s.n + p.prior_points));
-  track(s.q, z, rate_q);
-  track(s.aq, acc_raw, rate_q);
+  const float step = kTrackerStep * fmaxf(p.quantile_rate, 1.0f / (s.n + p.prior_points));
+  track(s.q, z, step);
+  track(s.aq, acc_raw, step);
   return EvidenceOut{local, c, acc};
 }
 

@@ -597,6 +597,7 @@ class Planner {
     const int external_high = options.external_high >= 0 ? options.external_high : per_fortnight;
     for (int i = 0; i < external_high; ++i) plan_power_cut();
     plan_incidents(options.incidents >= 0 ? options.incidents : std::max(4, span_days_ / 2));
+    for (int k = 0; k < options.subtle; ++k) k % 2 == 0 ? plan_moderate_drop() : plan_slow_leak();
 
     std::stable_sort(planned_.begin(), planned_.end(),
                      [](const Planned& a, const Planned& b) { return a.record.start < b.record.start; });
@@ -814,10 +815,12 @@ class Planner {
 
   // ---- incidents
   // Incidents whose scopes share a series do not overlap in time (an hour apart at least).
-  bool incident_conflict(const ScopeMap& scope, int64_t t0, int64_t t1) const {
+  // `any_kind`: special events too (a subtle malfunction is a test of its own detection, not of
+  // what the rules make of it during a power cut).
+  bool incident_conflict(const ScopeMap& scope, int64_t t0, int64_t t1, bool any_kind = false) const {
     const int64_t gap = kHour / step_;
     for (const Planned& p : planned_) {
-      if (p.record.kind != "incident" || !(t0 < p.effect.t1 + gap && p.effect.t0 < t1 + gap)) continue;
+      if ((!any_kind && p.record.kind != "incident") || !(t0 < p.effect.t1 + gap && p.effect.t0 < t1 + gap)) continue;
       bool disjoint = false;
       for (const auto& [dim, values] : scope) {
         const auto other = p.record.scope.find(dim);
@@ -996,6 +999,70 @@ class Planner {
       if (used.size() < 4 && used.count(type) && i < 8) continue;
       if (!place(type, -1, warm_, T_, 1800, 6 * kHour)) ++failures;
     }
+  }
+
+  // A count metric of the series' cell, drawn at random: its natural index, or -1 without metrics.
+  int count_metric() {
+    const std::vector<int> counts = metrics(false);
+    return counts.empty() ? -1 : counts[rng_.below(static_cast<int>(counts.size()))];
+  }
+
+  // A 30-40 % drop held for 2.5-3.5 hours on one series whose audience is small (50-500 plays a
+  // step at the peak): a z of about -3 to -4 for hours, never one large point.
+  void plan_moderate_drop() {
+    std::vector<int> natural(layout_.dims.size());
+    for (int attempt = 0; attempt < 256; ++attempt) {
+      for (size_t d = 0; d < natural.size(); ++d) natural[d] = rng_.below(size(static_cast<int>(d)));
+      if (layout_.metric >= 0) natural[layout_.metric] = std::max(0, count_metric());
+      const double audience =
+          Rng(seed_, kCellStream, layout_.cell(layout_.series_at(natural))).log_uniform(5, 50000);
+      if (audience >= 50 && audience <= 500) break;
+    }
+    IncidentShape shape;
+    shape.label = "moderate_drop";
+    for (size_t d = 0; d < natural.size(); ++d) {
+      shape.scope[layout_.dims[d].name] = {value(static_cast<int>(d), natural[d])};
+      shape.label += "_" + value(static_cast<int>(d), natural[d]);
+    }
+    const double drop = round2(rng_.uniform(0.30, 0.40));
+    place_subtle(shape, warm_, T_, rng_.uniform(2.5, 3.5) * kHour, 1, drop, "sudden");
+  }
+
+  // A slide to -60 % over four hours from the evening peak into the night's decline, held two
+  // hours more, on one count metric of one device in one region (every stack): the forecast's
+  // level follows a slow slide, so only a slow baseline sees it.
+  void plan_slow_leak() {
+    IncidentShape shape;
+    const int region = layout_.region < 0 ? -1 : rng_.below(region_count());
+    const int metric = count_metric();
+    shape.label = "slow_leak";
+    if (metric >= 0) shape.scope["metric"] = {value(layout_.metric, metric)};
+    if (layout_.device >= 0) shape.scope["device"] = {value(layout_.device, rng_.below(size(layout_.device)))};
+    if (region >= 0) shape.scope["region"] = {value(layout_.region, region)};
+    for (const auto& [dim, values] : shape.scope) shape.label += "_" + values[0];
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const int64_t t0 = step_at(pick_day(false), 20.5, offset_of(std::max(region, 0)));
+      if (place_subtle(shape, t0, t0 + 1, 6 * kHour, steps(4 * kHour), 0.60, "gradual")) return;
+    }
+  }
+
+  bool place_subtle(const IncidentShape& shape, int64_t lo, int64_t hi, double seconds, int64_t ramp_in, double drop,
+                    const char* onset) {
+    hi = std::min(hi, T_ - 1);
+    for (int attempt = 0; attempt < 100 && hi > lo; ++attempt) {
+      const int64_t t0 = lo + static_cast<int64_t>(rng_.uniform() * static_cast<double>(hi - lo));
+      const int64_t t1 = std::min(T_, t0 + steps(seconds));
+      if (!in_grid(t0, t1) || incident_conflict(shape.scope, t0, t1, true)) continue;
+      Planned& p = add("incident", "", shape.scope, EffectType::Incident, t0, t1, {});
+      p.label = shape.label;
+      p.effect.ramp_in = ramp_in;
+      p.record.onset = onset;
+      p.effect.count_factor = round2(1 - drop);
+      const auto metric = shape.scope.find("metric");
+      p.record.factor[metric == shape.scope.end() ? "*" : metric->second[0]] = p.effect.count_factor;
+      return true;
+    }
+    return false;
   }
 
   const Layout& layout_;

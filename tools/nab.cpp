@@ -92,6 +92,24 @@ std::vector<Window> windows_from_labels(size_t rows, std::vector<size_t> label_r
   return merged(std::move(windows));
 }
 
+std::vector<Window> windows_from_segments(const std::vector<uint8_t>& labels) {
+  std::vector<Window> segments;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (!labels[i]) continue;
+    if (!segments.empty() && segments.back().last + 1 == i) segments.back().last = i;
+    else segments.push_back({i, i});
+  }
+  if (segments.empty()) return {};
+  const size_t rows = labels.size();
+  const size_t length = static_cast<size_t>(0.1 * static_cast<double>(rows) / static_cast<double>(segments.size()));
+  std::vector<Window> windows;
+  for (const Window& s : segments) {
+    const size_t extend = length > s.width() ? (length - s.width()) / 2 : 0;
+    windows.push_back({s.first >= extend ? s.first - extend : 0, std::min(s.last + extend, rows - 1)});
+  }
+  return merged(std::move(windows));
+}
+
 double scaled_sigmoid(double relative_position) {
   if (relative_position >= 3.0) return -1.0;  // far past a window: a full false positive
   return 2.0 / (1.0 + std::exp(5.0 * relative_position)) - 1.0;

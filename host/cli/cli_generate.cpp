@@ -39,6 +39,7 @@ int generate(int argc, char** argv) {
     ("anticipated", "scheduled events: a weekly game's occurrences plus one launch (default: one game per Sunday + 1)", cxxopts::value<int>())
     ("external-low", "gradual region-wide shifts, e.g. fine weather (default: 2 per fortnight, at least 2)", cxxopts::value<int>())
     ("external-high", "sudden region-wide drops, e.g. power cuts (default: 2 per fortnight, at least 2)", cxxopts::value<int>())
+    ("subtle", "subtle malfunctions added: moderate sustained drops on small series and slow evening leaks, alternating (default: 0)", cxxopts::value<int>()->default_value("0"))
     ("threads", "generator threads (default: every core); the output does not depend on it", cxxopts::value<int>()->default_value("0"))
     ("q,quiet", "print nothing on success")
     ("h,help", "this help");
@@ -67,6 +68,8 @@ int generate(int argc, char** argv) {
   o.anticipated = event_count(args, "anticipated");
   o.external_low = event_count(args, "external-low");
   o.external_high = event_count(args, "external-high");
+  o.subtle = args["subtle"].as<int>();
+  if (o.subtle < 0) throw InputError("--subtle: must be 0 or more");
   o.threads = args["threads"].as<int>();
   if (o.threads < 0) throw InputError("--threads must be 0 (every core) or more");
 

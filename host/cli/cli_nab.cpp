@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -50,8 +51,7 @@ struct Detector {
   std::function<std::vector<double>(const std::vector<float>&, int64_t, int64_t, Backend&)> score;
 };
 
-std::vector<Detector> detectors(size_t zscore_window) {
-  const Config config;
+std::vector<Detector> detectors(size_t zscore_window, const Config& config) {
   return {
       {"vigil",
        [config](const std::vector<float>& v, int64_t start, int64_t step, Backend& backend) {
@@ -106,7 +106,13 @@ std::vector<BenchFile> generated_corpus(size_t files, uint64_t seed) {
 struct CsvSeries {
   std::vector<int64_t> times;
   std::vector<float> values;
+  std::vector<uint8_t> labels;  // per row, 0/1; empty without a `label` column
 };
+
+std::string lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 // NAB's files are CSV like any other: the one tokeniser of ingest/csv_text.hpp.
 std::vector<std::string> split_commas(const std::string& line, const std::string& path, long long line_no) {
@@ -116,7 +122,8 @@ std::vector<std::string> split_commas(const std::string& line, const std::string
   return {fields.begin(), fields.end()};
 }
 
-// A NAB data file: `timestamp,value` (other columns ignored), rows sorted here by time.
+// A NAB data file: `timestamp,value` and optionally `label` (0/1 per row), header names in any
+// case, other columns ignored; rows sorted here by time.
 CsvSeries read_nab_csv(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError(where(path, 0, "cannot open"));
@@ -124,20 +131,32 @@ CsvSeries read_nab_csv(const std::string& path) {
   long long line_no = 1;
   if (!std::getline(in, line)) throw InputError(where(path, 0, "empty file"));
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  const std::vector<std::string> header = split_commas(line, path, 1);
+  std::vector<std::string> header = split_commas(line, path, 1);
+  for (std::string& h : header) h = lowercase(h);
+  const auto find = [&](const char* name) {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
   const auto column = [&](const char* name) {
-    const auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) throw InputError(where(path, 1, std::string("no '") + name + "' column"));
-    return static_cast<size_t>(it - header.begin());
+    const size_t c = find(name);
+    if (c == header.size()) throw InputError(where(path, 1, std::string("no '") + name + "' column"));
+    return c;
   };
   const size_t time_col = column("timestamp"), value_col = column("value");
-  std::vector<std::pair<int64_t, float>> rows;
+  const size_t label_col = find("label");
+  const bool labelled = label_col < header.size();
+  struct Row {
+    int64_t t;
+    float v;
+    uint8_t label;
+  };
+  std::vector<Row> rows;
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const std::vector<std::string> cells = split_commas(line, path, line_no);
-    if (cells.size() <= std::max(time_col, value_col)) throw InputError(where(path, line_no, "too few columns"));
+    const size_t needed = std::max({time_col, value_col, labelled ? label_col : size_t{0}});
+    if (cells.size() <= needed) throw InputError(where(path, line_no, "too few columns"));
     const auto t = parse_timestamp(cells[time_col]);
     if (!t) throw InputError(where(path, line_no, "bad timestamp '" + cells[time_col] + "'"));
     float v = NAN;
@@ -147,12 +166,23 @@ CsvSeries read_nab_csv(const std::string& path) {
       if (end == cells[value_col].c_str() || *end != '\0')
         throw InputError(where(path, line_no, "bad value '" + cells[value_col] + "'"));
     }
-    rows.emplace_back(*t, v);
+    uint8_t label = 0;
+    if (labelled) {
+      const std::string& l = cells[label_col];
+      if (l == "1" || l == "1.0") label = 1;
+      else if (l != "0" && l != "0.0")
+        throw InputError(where(path, line_no, "label '" + l + "' is not 0 or 1"));
+    }
+    rows.push_back({*t, v, label});
   }
   if (rows.size() < 2) throw InputError(where(path, 0, "fewer than two rows"));
-  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.t < b.t; });
   CsvSeries s;
-  for (const auto& [t, v] : rows) s.times.push_back(t), s.values.push_back(v);
+  for (const Row& r : rows) {
+    s.times.push_back(r.t);
+    s.values.push_back(r.v);
+    if (labelled) s.labels.push_back(r.label);
+  }
   return s;
 }
 
@@ -164,11 +194,13 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+// `labels_path` empty: every file carries its own `label` column (the cloud-monitoring format).
 std::vector<BenchFile> nab_corpus_from_disk(const std::string& dir, const std::string& labels_path) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(dir)) throw InputError("--data: '" + dir + "' is not a directory");
   std::map<std::string, nab::FileLabels> labels;
-  for (auto& [name, l] : nab::parse_labels_json(slurp(labels_path), labels_path)) labels[name] = std::move(l);
+  if (!labels_path.empty())
+    for (auto& [name, l] : nab::parse_labels_json(slurp(labels_path), labels_path)) labels[name] = std::move(l);
   std::vector<std::string> names;
   for (const auto& entry : fs::recursive_directory_iterator(dir))
     if (entry.is_regular_file() && entry.path().extension() == ".csv")
@@ -177,14 +209,18 @@ std::vector<BenchFile> nab_corpus_from_disk(const std::string& dir, const std::s
   if (names.empty()) throw InputError("--data: no .csv file under '" + dir + "'");
   std::vector<BenchFile> out;
   for (const std::string& name : names) {
-    const auto it = labels.find(name);
-    if (it == labels.end())
-      throw InputError(where(labels_path, 0, "no entry for '" + name + "' (keys are paths under --data)"));
-    const CsvSeries csv = read_nab_csv((fs::path(dir) / name).string());
+    const std::string path = (fs::path(dir) / name).string();
+    const CsvSeries csv = read_nab_csv(path);
     BenchFile f;
     f.truth.name = name;
     f.truth.rows = csv.times.size();
-    if (!it->second.labels.empty()) {
+    const auto it = labels.find(name);
+    if (labels_path.empty()) {
+      if (csv.labels.empty()) throw InputError(where(path, 1, "no 'label' column (or give --labels)"));
+      f.truth.windows = nab::windows_from_segments(csv.labels);
+    } else if (it == labels.end()) {
+      throw InputError(where(labels_path, 0, "no entry for '" + name + "' (keys are paths under --data)"));
+    } else if (!it->second.labels.empty()) {
       std::vector<size_t> rows;
       for (int64_t t : it->second.labels)
         rows.push_back(static_cast<size_t>(std::lower_bound(csv.times.begin(), csv.times.end(), t) - csv.times.begin()));
@@ -399,7 +435,8 @@ int nab(int argc, char** argv) {
     ("files", "files in the generated corpus", cxxopts::value<size_t>()->default_value("40"))
     ("seed", "seed of the generated corpus", cxxopts::value<uint64_t>()->default_value("1"))
     ("data", "a directory of NAB-format CSVs (timestamp,value) instead of the generated corpus", cxxopts::value<std::string>())
-    ("labels", "NAB's combined_windows.json (or combined_labels.json) for --data", cxxopts::value<std::string>())
+    ("labels", "NAB's combined_windows.json (or combined_labels.json) for --data; without it every file needs a label column (0/1 per row)", cxxopts::value<std::string>())
+    ("config", "vigil's config (JSON or YAML, as for `vigil score`): thresholds, directions, evidence settings", cxxopts::value<std::string>())
     ("json", "also write the results as one JSON object to this file", cxxopts::value<std::string>())
     ("zscore-window", "points in the rolling z-score's window (0 = one day)", cxxopts::value<size_t>()->default_value("0"))
     ("detail", "write one CSV row per window: each detector's first detection, top score, file FPs", cxxopts::value<std::string>())
@@ -409,21 +446,23 @@ int nab(int argc, char** argv) {
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   const bool from_disk = args.count("data") > 0;
-  if (from_disk != (args.count("labels") > 0)) throw InputError("--data and --labels go together");
+  if (args.count("labels") && !from_disk) throw InputError("--labels needs --data");
   if (args["threads"].as<int>() < 0) throw InputError("--threads: must be 0 or more");
   const size_t files_wanted = args["files"].as<size_t>();
   if (!from_disk && files_wanted == 0) throw InputError("--files: must be at least 1");
 
   const auto began = std::chrono::steady_clock::now();
   const std::vector<BenchFile> files = from_disk
-      ? nab_corpus_from_disk(args["data"].as<std::string>(), args["labels"].as<std::string>())
+      ? nab_corpus_from_disk(args["data"].as<std::string>(),
+                             args.count("labels") ? args["labels"].as<std::string>() : std::string())
       : generated_corpus(files_wanted, args["seed"].as<uint64_t>());
   std::vector<nab::LabelledFile> corpus;
   size_t points = 0;
   for (const BenchFile& f : files) corpus.push_back(f.truth), points += f.truth.rows;
   const size_t windows = nab::scored_windows(corpus);
 
-  const std::vector<Detector> dets = detectors(args["zscore-window"].as<size_t>());
+  const Config config = args.count("config") ? read_config(args["config"].as<std::string>()) : Config{};
+  const std::vector<Detector> dets = detectors(args["zscore-window"].as<size_t>(), config);
   const std::vector<nab::CorpusScores> scores = score_all(files, dets, args["threads"].as<int>());
   std::vector<nab::DetectorReport> reports;
   for (size_t d = 0; d < dets.size(); ++d) reports.push_back(nab::evaluate_detector(dets[d].name, corpus, scores[d]));

@@ -141,13 +141,15 @@ const char* to_string(Direction d) {
 Config read_config(const std::string& path) {
   const json doc = parse_document(path);
   if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a mapping of settings"));
-  check_keys(doc, {"threshold", "min_duration_minutes", "merge_gap_points", "min_impact", "scope_density",
+  check_keys(doc, {"threshold", "support_z", "baseline_support_z", "min_duration_minutes", "merge_gap_points", "min_impact", "scope_density",
                    "group_window_minutes", "max_series_listed", "metric_dim", "direction", "transform", "metrics", "forecast", "peers",
-                   "decisions"},
+                   "evidence", "decisions"},
              path, "");
   Config c;
   auto& d = c.detection;
   read_number(doc, "threshold", d.threshold, 0.5, 1e6, path);
+  read_number(doc, "support_z", d.support_z, 0, 1e6, path);
+  read_number(doc, "baseline_support_z", d.baseline_support_z, 0, 1e6, path);
   read_number(doc, "min_duration_minutes", d.min_duration_minutes, 0, 1e7, path);
   read_number(doc, "merge_gap_points", d.merge_gap_points, 0, 1e6, path);
   read_number(doc, "min_impact", d.min_impact, 0, 1e6, path);
@@ -208,13 +210,14 @@ Config read_config(const std::string& path) {
     read_number(f, "event_uncertainty", s.event_uncertainty, 0, 10, path);
   }
   if (const json* es = section(doc, "evidence",
-                               {"local_hours", "local_threshold", "calibration_points", "young_points", "young_width", "max_gain", "accumulate_minutes",
+                               {"local_hours", "local_threshold", "local_gate_z", "calibration_points", "young_points", "young_width", "max_gain", "accumulate_minutes",
                                 "clip_z"},
                                path)) {
     const json& f = *es;
     auto& e = c.evidence;
     read_number(f, "local_hours", e.local_hours, 1e-3, 1e6, path);
     read_number(f, "local_threshold", e.local_threshold, 0.1, 1e6, path);
+    read_number(f, "local_gate_z", e.local_gate_z, 0, 1e6, path);
     read_number(f, "calibration_points", e.calibration_points, 1, 1e9, path);
     read_number(f, "young_points", e.young_points, 0, 1e9, path);
     read_number(f, "young_width", e.young_width, 1, 100, path);
@@ -267,6 +270,8 @@ std::string config_json(const Config& c) {
   nlohmann::ordered_json o;
   const auto& d = c.detection;
   o["threshold"] = d.threshold;
+  o["support_z"] = d.support_z;
+  o["baseline_support_z"] = d.baseline_support_z;
   o["min_duration_minutes"] = d.min_duration_minutes;
   o["merge_gap_points"] = d.merge_gap_points;
   o["min_impact"] = d.min_impact;
@@ -309,7 +314,7 @@ std::string config_json(const Config& c) {
                 {"correlation_hours", p.correlation_hours},
                 {"event_shrink_occurrences", p.event_shrink_occurrences}};
   const auto& e = c.evidence;
-  o["evidence"] = {{"local_hours", e.local_hours}, {"local_threshold", e.local_threshold},{"calibration_points", e.calibration_points}, {"young_points", e.young_points},
+  o["evidence"] = {{"local_hours", e.local_hours}, {"local_threshold", e.local_threshold}, {"local_gate_z", e.local_gate_z},{"calibration_points", e.calibration_points}, {"young_points", e.young_points},
                    {"young_width", e.young_width},           {"max_gain", e.max_gain},
                    {"accumulate_minutes", e.accumulate_minutes}, {"clip_z", e.clip_z}};
   const auto& r = c.decisions;

@@ -28,6 +28,33 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
   const uint32_t gap = static_cast<uint32_t>(det.merge_gap_points);
   const uint32_t young_until = static_cast<uint32_t>(scores.params.min_history_steps);
 
+  // A point is past the threshold on its own z, or on the accumulated evidence while its own z
+  // deviates the same way by at least `support_z` (a sustained moderate deviation: a 35 % drop
+  // held for hours at z -3). The accumulated evidence decays slowly after a recovery; requiring
+  // the point's own support keeps the episode from outliving the deviation. Only the main
+  // episodes use it (z_in null): the anticipated-event check compares point z with point z.
+  const std::vector<float>* accumulated =
+      z_in || scores.z_accumulated.empty() || det.support_z <= 0 ? nullptr : &scores.z_accumulated;
+  const float support = static_cast<float>(det.support_z);
+  // The slow baseline the same way: the forecast has drifted far from earlier days while the
+  // point itself is still below (or above) it, so a leak the level followed is still seen.
+  const std::vector<float>* baseline =
+      z_in || scores.z_baseline.empty() || det.baseline_support_z <= 0 ? nullptr : &scores.z_baseline;
+  const float baseline_support = static_cast<float>(det.baseline_support_z);
+  auto past_at = [&](size_t k, float thr) -> std::pair<bool, bool> {
+    const float zk = z_all[k];
+    if (std::fabs(zk) >= thr) return {true, zk < 0};  // false for NaN
+    if (accumulated) {
+      const float a = (*accumulated)[k];
+      if (std::fabs(a) >= thr && std::fabs(zk) >= support && (a < 0) == (zk < 0)) return {true, zk < 0};
+    }
+    if (baseline) {
+      const float b = (*baseline)[k];
+      if (std::fabs(b) >= thr && std::fabs(zk) >= baseline_support && (b < 0) == (zk < 0)) return {true, zk < 0};
+    }
+    return {false, zk < 0};
+  };
+
   constexpr size_t kBlock = 256;  // series per task: time-major rows stay in cache
   const size_t blocks = (N + kBlock - 1) / kBlock;
   std::vector<std::vector<Episode>> found(blocks);
@@ -54,7 +81,7 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
         const float thr = scores.threshold[e.series];
         for (uint32_t t = r.first; t <= r.last; ++t) {
           const size_t k = t * N + e.series;
-          if (!(std::fabs(z_all[k]) >= thr)) continue;
+          if (!past_at(k, thr).first) continue;
           const float f = inverse_transform(scores.forecast[k], transform);
           if (std::isfinite(f) && std::fabs(f) > 1e-12f) rel.push_back((data.values[k] - f) / std::fabs(f));
         }
@@ -75,8 +102,8 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
         const size_t i = i0 + j;
         const Direction allowed = static_cast<Direction>(scores.direction[i]);
         const float zj = z[j];
-        const bool past = std::fabs(zj) >= scores.threshold[i];  // false for NaN
-        const Direction d = zj < 0 ? Direction::Drop : Direction::Spike;
+        const auto [past, drop] = past_at(t * N + i, scores.threshold[i]);
+        const Direction d = drop ? Direction::Drop : Direction::Spike;
         const bool counts = past && (allowed == Direction::Both || allowed == d);
         const uint32_t tt = static_cast<uint32_t>(t);
         if (counts) {

@@ -53,6 +53,7 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
 
   const float stuck_surprise = std::log(kStuckOdds);
   const float local_threshold = static_cast<float>(config.evidence.local_threshold);
+  const float local_gate = static_cast<float>(config.evidence.local_gate_z);
 
   constexpr size_t kBlock = 1024;  // series per task, walked through time together (time-major)
 #pragma omp parallel for schedule(dynamic, 1)
@@ -87,7 +88,11 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
           return std::max(dir == Direction::Drop ? -v : dir == Direction::Spike ? v : std::fabs(v), 0.0f);
         };
         const float forecast_r = std::isnan(z) ? 0.0f : allowed(z) / scores.threshold[i];
-        const float local_r = allowed(local) / local_threshold;
+        // The local evidence counts where the forecast agrees that something is off (same sign,
+        // |calibrated z| >= local_gate_z): a daily ramp is steep against the last hours but not
+        // against the seasonal forecast.
+        const bool agrees = !std::isnan(z) && std::fabs(z) >= local_gate && (z < 0) == (local < 0);
+        const float local_r = agrees ? allowed(local) / local_threshold : 0.0f;
         float r = std::max(forecast_r, local_r);  // evidence in thresholds
         const int kind = m.last_value != 0.0f;
         // A value kind the learning phase never saw (a first 0) is judged by the series as a whole.

@@ -190,7 +190,7 @@ ScoresWriter::ScoresWriter(const std::string& path, const std::vector<std::strin
     : out_(std::make_unique<AtomicFile>(path)) {
   std::string header = "timestamp";
   for (const auto& d : dims) header += "," + d;
-  header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score,z_local,z_calibrated,z_accumulated\n";
+  header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score,z_local,z_calibrated,z_accumulated,z_baseline\n";
   out_->write(header);
 }
 
@@ -248,6 +248,8 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
           append_float(buf, scores.z_calibrated.empty() ? NAN : scores.z_calibrated[p], 5);
           buf += ',';
           append_float(buf, scores.z_accumulated.empty() ? NAN : scores.z_accumulated[p], 5);
+          buf += ',';
+          append_float(buf, scores.z_baseline.empty() ? NAN : scores.z_baseline[p], 5);
           buf += '\n';
         }
       }

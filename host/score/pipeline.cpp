@@ -159,9 +159,11 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
   s.z_local.resize(T * N);
   s.z_calibrated.resize(T * N);
   s.z_accumulated.resize(T * N);
+  s.z_baseline.resize(T * N);
   backend.evidence(make_evidence_params(config.evidence, data.step),
-                   EvidenceInput{data.values.data(), s.transform.data(), s.z.data(), T, N},
-                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data()});
+                   EvidenceInput{data.values.data(), s.transform.data(), s.z.data(), s.forecast.data(), T, N,
+                                 static_cast<size_t>(s.params.points_per_day)},
+                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data(), s.z_baseline.data()});
 
   if (config.mechanisms.cross_stack) {
     s.peers = make_peer_layout(data);

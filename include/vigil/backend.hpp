@@ -57,12 +57,15 @@ struct EvidenceInput {
   const float* values = nullptr;       // [T][N], raw values, NaN = missing
   const uint8_t* transform = nullptr;  // [N], TransformCode (counts get a Poisson floor)
   const float* z = nullptr;            // [T][N], z_forecast
+  const float* forecast = nullptr;     // [T][N], transformed space (the slow baseline's drift)
   size_t T = 0, N = 0;
+  size_t per_day = 0;                  // steps a day
 };
 struct EvidenceOutput {
   float* local = nullptr;        // [T][N]
   float* calibrated = nullptr;   // [T][N]
   float* accumulated = nullptr;  // [T][N]
+  float* baseline = nullptr;     // [T][N]
 };
 
 class Backend {

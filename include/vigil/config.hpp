@@ -19,6 +19,12 @@ struct MetricRule {
 
 struct DetectionSettings {
   double threshold = 5.0;         // |z_forecast| that opens an episode point
+  // |z| a point needs for the accumulated evidence to open or extend an episode with it; 0: the
+  // accumulated evidence opens no episode (the default: on the generated cubes it added false
+  // alarms and no incident, see README "Detection quality").
+  double support_z = 0;
+  // The same for the slow baseline's evidence (0: off).
+  double baseline_support_z = 2.0;
   double min_duration_minutes = 15;  // and at least 2 points
   int merge_gap_points = 2;       // sub-threshold points bridged inside an episode
   // Smallest median relative change of an episode on a log1p or count metric: a 12 % wobble of
@@ -51,6 +57,7 @@ struct PeerSettings {
 struct EvidenceSettings {
   double local_hours = 3;          // memory of the local evidence's mean and spread (at least 10 points)
   double local_threshold = 4;      // |local evidence| worth one threshold in the final score
+  double local_gate_z = 0.5;       // |calibrated z| of the same sign the local evidence needs to count
   double calibration_points = 500;  // memory of the |z| quantile trackers, in points
   double young_points = 50;        // weight of the wide prior, in points
   double young_width = 2.0;        // the prior's band, in multiples of a Gaussian's

@@ -26,7 +26,8 @@ struct Scores {
   std::vector<float> z_volatility;     // [T][N]
   std::vector<float> z_local;          // [T][N] the value against its recent mean and spread
   std::vector<float> z_calibrated;     // [T][N] z judged against the series' own history (evidence.hpp)
-  std::vector<float> z_accumulated;    // [T][N] the accumulated evidence of the calibrated z
+  std::vector<float> z_accumulated;    // [T][N] the accumulated evidence of z
+  std::vector<float> z_baseline;       // [T][N] the forecast's drift from earlier days (slow baseline)
   EventPlan events;                    // the occurrences applied (empty without the mechanism)
   // Peer groups (cross-stack mechanism; empty when it is off):
   PeerLayout peers;                    // series by (group, stack)

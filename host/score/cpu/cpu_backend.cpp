@@ -188,10 +188,14 @@ class CpuBackend final : public Backend {
       for (size_t t = 0; t < T; ++t)
         for (size_t i = i0; i < i1; ++i) {
           const size_t p = t * N + i;
-          const EvidenceOut o = evidence_step(params, state[i - i0], in.values[p], in.transform[i] == kCount, in.z[p]);
+          float earlier[3];
+          earlier_forecasts(in.forecast, t, i, N, in.per_day, earlier);
+          const EvidenceOut o = evidence_step(params, state[i - i0], in.values[p], in.transform[i] == kCount, in.z[p],
+                                              in.forecast[p], earlier);
           out.local[p] = o.local;
           out.calibrated[p] = o.calibrated;
           out.accumulated[p] = o.accumulated;
+          out.baseline[p] = o.baseline;
         }
     }
   }

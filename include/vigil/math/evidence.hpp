@@ -24,13 +24,20 @@
 // and it narrows as the series' own residuals take over. No blackout, no overconfident early z.
 //
 // Accumulated evidence. A sustained moderate deviation (z -3.5 for two hours) is as alarming as
-// one large point: an exponentially weighted mean of the calibrated z (each point clipped at
-// `clip`, so one spike does not make a run), normalised to unit variance for independent points,
-// and calibrated against its own history in the same way (residuals are autocorrelated, so its
-// raw spread is wider than 1).
+// one large point: an exponentially weighted mean of z (each point clipped at `clip`, so one
+// spike does not make a run), normalised to unit variance for independent points, and calibrated
+// against its own history in the same way (residuals are autocorrelated, so its raw spread is
+// wider than 1).
 #include <cmath>
 
 #include "vigil/math/hd.hpp"
+
+// Slow baseline. The forecast's level follows a slow leak (a slide to -60 % over four hours is
+// half-learned as it happens), so its z stays moderate. What the level cannot hide is how far
+// the forecast itself has moved from where it stood at the same time of day before: the drift
+// f(t) - median(f(t - 1 day), f(t - 2 days), f(t - 7 days)) (those that exist), in transformed
+// space (a relative change for counts), calibrated against the series' own history of drifts. A
+// day-to-day swing the series always has is not evidence; a slide the level followed is.
 
 namespace vigil {
 
@@ -42,7 +49,9 @@ struct EvidenceParams {
   float young_width = 0;     // the prior's quantiles, in multiples of the Gaussian's
   float max_gain = 0;        // largest stretch of a smooth series' z
   float accumulate_rate = 0;  // per-point rate of the accumulated evidence's mean
-  float clip = 0;            // |calibrated z| counted into the accumulated evidence
+  float clip = 0;            // |z| counted into the accumulated evidence
+  float drift_prior = 0.1f;  // a young series' typical day-to-day drift (transformed units)
+  float drift_unit = 0.01f;  // the smallest q90 of a drift: a 1 % day-to-day swing
 };
 
 // Per-series state: plain floats so it can live in registers or a strided array.
@@ -52,14 +61,17 @@ struct EvidenceState {
   float n = 0;                 // points with a z so far
   float q[2] = {0, 0};         // log |z| trackers: 90th and 99th percentile
   float aq[2] = {0, 0};        // the same for |accumulated|
-  float mean = 0;              // EW mean of the clipped calibrated z
+  float mean = 0;              // EW mean of the clipped z
   float mean_n = 0;            // points in it (its normalisation while it fills)
+  float bq[2] = {0, 0};        // log |drift| trackers of the slow baseline
+  float drift_n = 0;           // drifts seen
 };
 
 struct EvidenceOut {
   float local;        // NaN where the value is missing or the local history is too short
   float calibrated;   // NaN where z is NaN
   float accumulated;  // NaN until the mean has a point
+  float baseline;     // NaN without an earlier day's forecast
 };
 
 namespace evidence_detail {
@@ -69,11 +81,12 @@ constexpr float kGaussQ90 = 1.6449f, kGaussQ99 = 2.5758f;
 // within a few hundred points, small enough that a quantile does not jump on one point.
 constexpr float kTrackerStep = 4.0f;
 
-// |v| mapped through the series' quantiles onto the normal's.
-VIGIL_HD float calibrate(float v, const float q[2], float max_gain) {
+// |v| mapped through the series' quantiles onto the normal's; `unit` is the smallest q90 the
+// mapping accepts (a z never stretched more than max_gain; a drift in its own units).
+VIGIL_HD float calibrate(float v, const float q[2], float unit) {
   const float a = fabsf(v);
-  const float q90 = fmaxf(q[0], kGaussQ90 / max_gain);
-  const float tail = fmaxf(q[1] - q90, (kGaussQ99 - kGaussQ90) / max_gain);
+  const float q90 = fmaxf(q[0], unit);
+  const float tail = fmaxf(q[1] - q90, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
   const float c = a <= q90 ? a * (kGaussQ90 / q90) : kGaussQ90 + (a - q90) * ((kGaussQ99 - kGaussQ90) / tail);
   return v < 0 ? -c : c;
 }
@@ -82,15 +95,15 @@ VIGIL_HD float calibrate(float v, const float q[2], float max_gain) {
 // milliseconds and a count in millions: each moves up by (1 - p) when exceeded and down by p
 // otherwise, so it settles where P(|v| > q) = 1 - p.
 VIGIL_HD void track(float log_q[2], float v, float step) {
-  const float a = logf(fmaxf(fabsf(v), 1e-3f));
+  const float a = logf(fmaxf(fabsf(v), 1e-9f));
   log_q[0] += step * (a > log_q[0] ? 0.9f : -0.1f);
   log_q[1] += step * (a > log_q[1] ? 0.99f : -0.01f);
   log_q[1] = fmaxf(log_q[1], log_q[0]);
 }
 
-VIGIL_HD float calibrate_logq(float v, const float log_q[2], float max_gain) {
+VIGIL_HD float calibrate_logq(float v, const float log_q[2], float unit) {
   const float q[2] = {expf(log_q[0]), expf(log_q[1])};
-  return calibrate(v, q, max_gain);
+  return calibrate(v, q, unit);
 }
 
 }  // namespace evidence_detail
@@ -102,6 +115,32 @@ VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
   s.mean = 0;
   s.mean_n = 0;
   s.local_n = s.local_mean = s.local_var = 0;
+  s.bq[0] = logf(evidence_detail::kGaussQ90 * p.young_width * p.drift_prior);
+  s.bq[1] = logf(evidence_detail::kGaussQ99 * p.young_width * p.drift_prior);
+  s.drift_n = 0;
+}
+
+// The reference of the slow baseline: the median of the earlier forecasts that exist (NaN: none).
+VIGIL_HD float median_of_present(float a, float b, float c) {
+  const bool ha = a == a, hb = b == b, hc = c == c;
+  if (ha && hb && hc) return fmaxf(fminf(a, b), fminf(fmaxf(a, b), c));
+  if (ha && hb) return 0.5f * (a + b);
+  if (ha && hc) return 0.5f * (a + c);
+  if (hb && hc) return 0.5f * (b + c);
+  return ha ? a : hb ? b : c;
+}
+
+// The slow baseline's evidence of forecast `f` against the earlier days' forecasts at the same
+// time of day (`earlier`: 1, 2 and 7 days back, NaN where absent), then its trackers learn.
+VIGIL_HD float baseline_step(const EvidenceParams& p, EvidenceState& s, float f, const float earlier[3]) {
+  const float reference = median_of_present(earlier[0], earlier[1], earlier[2]);
+  const float drift = f - reference;
+  if (drift != drift) return NAN;
+  const float out = evidence_detail::calibrate_logq(drift, s.bq, p.drift_unit);
+  s.drift_n += 1.0f;
+  evidence_detail::track(s.bq, drift, evidence_detail::kTrackerStep *
+                                          fmaxf(p.quantile_rate, 1.0f / (s.drift_n + p.prior_points)));
+  return out;
 }
 
 // The local evidence of value `x` (raw units; NaN: missing, nothing changes), then its update.
@@ -124,14 +163,24 @@ VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bo
   return out;
 }
 
+// The earlier days' forecasts of series i at step t of a [T][N] forecast array with `per_day`
+// steps a day (NaN before the array starts): the slow baseline's reference points.
+VIGIL_HD void earlier_forecasts(const float* forecast, size_t t, size_t i, size_t N, size_t per_day, float out[3]) {
+  const size_t lags[3] = {per_day, 2 * per_day, 7 * per_day};
+  for (int k = 0; k < 3; ++k) out[k] = per_day > 0 && t >= lags[k] ? forecast[(t - lags[k]) * N + i] : NAN;
+}
+
 // One point: the calibrated z of `z` (NaN: a point without a score, which changes nothing) and
 // the accumulated evidence, then the trackers learn from it.
-VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count, float z) {
+VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count, float z,
+                                   float f, const float earlier[3]) {
   using namespace evidence_detail;
   const float local = local_step(p, s, x, is_count);
-  if (z != z) return EvidenceOut{local, NAN, NAN};  // NaN: no forecast score at this point
-  const float c = calibrate_logq(z, s.q, p.max_gain);
-  const float cc = fminf(fmaxf(c, -p.clip), p.clip);
+  if (z != z) return EvidenceOut{local, NAN, NAN, NAN};  // NaN: no forecast score at this point
+  const float baseline = baseline_step(p, s, f, earlier);
+  const float z_unit = kGaussQ90 / p.max_gain;
+  const float c = calibrate_logq(z, s.q, z_unit);
+  const float cc = fminf(fmaxf(z, -p.clip), p.clip);
   // The mean fills as a cumulative average, then moves at its steady rate; its standard error
   // for independent unit points normalises it.
   s.mean_n += 1.0f;
@@ -139,13 +188,13 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   s.mean += rate * (cc - s.mean);
   const float se = sqrtf(rate / (2.0f - rate));
   const float acc_raw = s.mean / se;
-  const float acc = calibrate_logq(acc_raw, s.aq, p.max_gain);
+  const float acc = calibrate_logq(acc_raw, s.aq, z_unit);
   // Cumulative rates while the history is shorter than the prior's weight plus the steady window.
   s.n += 1.0f;
   const float step = kTrackerStep * fmaxf(p.quantile_rate, 1.0f / (s.n + p.prior_points));
   track(s.q, z, step);
   track(s.aq, acc_raw, step);
-  return EvidenceOut{local, c, acc};
+  return EvidenceOut{local, c, acc, baseline};
 }
 
 }  // namespace vigil

@@ -43,6 +43,13 @@ size_t probationary_length(size_t rows);
 // dropped when it starts inside the probationary period, and overlapping windows are merged.
 std::vector<Window> windows_from_labels(size_t rows, std::vector<size_t> label_rows);
 
+// Windows from per-row labels that mark whole anomalous segments (a `Label` column: runs of 1s),
+// as NAB makes them from its point labels: each segment is one anomaly with a window of
+// int(0.1 * rows / segments) rows centred on it, never narrower than the segment itself;
+// overlapping windows are merged. No window is dropped: one that ends inside the probationary
+// period simply is not scored.
+std::vector<Window> windows_from_segments(const std::vector<uint8_t>& labels);
+
 // 2 * sigmoid(-5 x) - 1, and -1 from x = 3 on: the reward of a detection at relative position x
 // (-1 = a window's left edge, 0 = its right edge, > 0 = that many window widths after it).
 double scaled_sigmoid(double relative_position);

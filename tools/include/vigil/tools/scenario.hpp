@@ -35,6 +35,10 @@ struct GenerateOptions {
   int anticipated = -1;
   int external_low = -1;
   int external_high = -1;
+  // Subtle malfunctions on top (default none, so the default cubes stay as they were): a moderate
+  // sustained drop (30-40 % for 2.5-3.5 h) on a small series, and a slow leak to -60 % over 4 h
+  // during the evening decline on one count metric of one device in one region, alternating.
+  int subtle = 0;
   int threads = 0;
 };
 

@@ -56,7 +56,8 @@ class Params:
     keeps float32 arithmetic (and rounds like the C++ does)."""
 
     INT_FIELDS = ("start", "step", "points_per_day", "daily_knots", "weekly_knots", "scale_slots",
-                  "shift_horizon", "warmup_steps", "min_history_steps", "derivative_points")
+                  "shift_horizon", "warmup_steps", "min_history_steps", "report_from_steps",
+                  "derivative_points")
     FLOAT_FIELDS = ("level_rate", "daily_rate", "weekly_rate", "scale_slot_rate", "scale_global_rate",
                     "model_error_rate", "scale_prior_visits", "clip_z", "outlier_z", "scale_floor_log",
                     "scale_floor_rel", "volatility_rate", "count_floor")
@@ -379,7 +380,8 @@ class ForecastStage:
         # the C++ does (in float32 it is not always exactly z_raw).
         z = z_raw * sigma
         z /= np.sqrt(sigma * sigma)
-        replace_where(z, learning, nan)
+        # Nothing is reported before report_from_steps (the evidence stage widens a young z).
+        replace_where(z, age < F32(p.report_from_steps), nan)
         if unscored is not None:
             replace_where(z, unscored, nan)
         out_z[...] = z

@@ -18,7 +18,8 @@ namespace {
 // The evidence stage: one thread per series walks through time; a warp reads consecutive series
 // of each row (coalesced), the state stays in registers.
 __global__ void evidence_kernel(EvidenceParams p, const float* __restrict__ values,
-                                const uint8_t* __restrict__ transform, const float* __restrict__ z,
+                                const uint8_t* __restrict__ transform, float* __restrict__ z,
+                                float* __restrict__ z_base,
                                 const float* __restrict__ forecast, size_t T, size_t N, size_t per_day,
                                 float* __restrict__ local, float* __restrict__ calibrated,
                                 float* __restrict__ accumulated, float* __restrict__ baseline) {
@@ -31,6 +32,9 @@ __global__ void evidence_kernel(EvidenceParams p, const float* __restrict__ valu
     const size_t at = t * N + i;
     float earlier[3];
     earlier_forecasts(forecast, t, i, N, per_day, earlier);
+    const float widen = young_widening(p, s, values[at]);
+    z[at] /= widen;
+    if (z_base) z_base[at] /= widen;
     const EvidenceOut o = evidence_step(p, s, values[at], is_count, z[at], forecast[at], earlier);
     local[at] = o.local;
     calibrated[at] = o.calibrated;
@@ -197,7 +201,7 @@ class CudaBackend final : public Backend {
     if (T == 0 || N == 0) return;
     const cuda::Stream& stream = resources_.stream(0);
     cudaStream_t st = stream.get();
-    constexpr size_t kArrays = 7;  // values, z, forecast, then local, calibrated, accumulated, baseline
+    constexpr size_t kArrays = 8;  // values, z, forecast, then local, calibrated, accumulated, baseline, z_base
     size_t chunk = cuda::units_per_chunk(resources_.free_device_bytes(), 0, T * kArrays * sizeof(float) + 1, N, 1);
     cuda::DeviceBuffer<float> arrays;
     cuda::DeviceBuffer<uint8_t> codes;
@@ -222,15 +226,20 @@ class CudaBackend final : public Backend {
       VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(d[0], width, in.values + i0, row, width, T, cudaMemcpyHostToDevice, st));
       VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(d[1], width, in.z + i0, row, width, T, cudaMemcpyHostToDevice, st));
       VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(d[2], width, in.forecast + i0, row, width, T, cudaMemcpyHostToDevice, st));
+      if (in.z_base)
+        VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(d[7], width, in.z_base + i0, row, width, T, cudaMemcpyHostToDevice, st));
       VIGIL_CUDA_CHECK(cudaMemcpyAsync(codes.data(), in.transform + i0, n, cudaMemcpyHostToDevice, st));
       const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
-      evidence_kernel<<<blocks, kThreads, 0, st>>>(params, d[0], codes.data(), d[1], d[2], T, n, in.per_day, d[3],
-                                                   d[4], d[5], d[6]);
+      evidence_kernel<<<blocks, kThreads, 0, st>>>(params, d[0], codes.data(), d[1], in.z_base ? d[7] : nullptr, d[2],
+                                                   T, n, in.per_day, d[3], d[4], d[5], d[6]);
       VIGIL_CUDA_CHECK_LAUNCH();
       float* host_out[4] = {out.local, out.calibrated, out.accumulated, out.baseline};
       for (int k = 0; k < 4; ++k)
         VIGIL_CUDA_CHECK(
             cudaMemcpy2DAsync(host_out[k] + i0, row, d[3 + k], width, width, T, cudaMemcpyDeviceToHost, st));
+      VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(in.z + i0, row, d[1], width, width, T, cudaMemcpyDeviceToHost, st));
+      if (in.z_base)
+        VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(in.z_base + i0, row, d[7], width, width, T, cudaMemcpyDeviceToHost, st));
       stream.sync();  // the next chunk reuses the device buffers
     }
   }

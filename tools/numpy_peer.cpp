@@ -76,6 +76,7 @@ nlohmann::json params_json(const ForecastParams& p, const uint8_t* transform, si
   j["shift_horizon"] = p.shift_horizon;
   j["warmup_steps"] = p.warmup_steps;
   j["min_history_steps"] = p.min_history_steps;
+  j["report_from_steps"] = p.report_from_steps;
   j["scale_floor_log"] = p.scale_floor_log;
   j["scale_floor_rel"] = p.scale_floor_rel;
   j["derivative_points"] = p.derivative_points;

@@ -65,8 +65,9 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
     for (size_t t = 0; t < T; ++t)
       for (size_t i = i0; i < i1; ++i) {
         const size_t p = t * N + i;
-        const float z = scores.z_calibrated[p];
-        const float local = scores.z_local[p];
+        // Scores made without the evidence stage (a caller's own z) are judged on z alone.
+        const float z = scores.z_calibrated.empty() ? scores.z[p] : scores.z_calibrated[p];
+        const float local = scores.z_local.empty() ? NAN : scores.z_local[p];
         const float value = data.values[p];
         Excursion& x = state[i - i0];
         Repeats& m = repeats[i - i0];
@@ -103,8 +104,10 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
           r = std::max(r, static_cast<float>(m.run) * -std::log(repeat_p) / stuck_surprise);
         }
         if (r >= 1.0f) {
+          // The peak is the evidence last scored in full (the onset or an escalation), so evidence
+          // that keeps growing, like a stuck sensor's ever longer run, is scored anew at each
+          // 1.5-fold step.
           if (x.age == 0 || r > kEscalation * x.peak) x = Excursion{0, 0, r};
-          x.peak = std::max(x.peak, r);
           x.quiet = 0;
           ++x.age;
         } else if (x.age > 0) {

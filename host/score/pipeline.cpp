@@ -43,7 +43,8 @@ void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule
 
 }  // namespace
 
-EvidenceParams make_evidence_params(const EvidenceSettings& s, int64_t step) {
+EvidenceParams make_evidence_params(const EvidenceSettings& s, const ForecastParams& forecast) {
+  const int64_t step = forecast.step;
   auto rate = [](double points) { return static_cast<float>(1.0 - std::exp(-1.0 / std::max(points, 1.0))); };
   EvidenceParams p;
   p.quantile_rate = static_cast<float>(1.0 / s.calibration_points);
@@ -55,6 +56,8 @@ EvidenceParams make_evidence_params(const EvidenceSettings& s, int64_t step) {
   const double local_points = std::max(10.0, s.local_hours * 3600.0 / static_cast<double>(step));
   p.local_rate = rate(local_points);
   p.local_warm = static_cast<float>(local_points / 4);
+  p.young_until = static_cast<float>(forecast.min_history_steps);
+  p.young_slope = forecast.young_slope;
   return p;
 }
 
@@ -156,15 +159,6 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
                    ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
                                   s.z_derivative.data(), s.z_volatility.data()});
   s.seconds = since(t0);
-  s.z_local.resize(T * N);
-  s.z_calibrated.resize(T * N);
-  s.z_accumulated.resize(T * N);
-  s.z_baseline.resize(T * N);
-  backend.evidence(make_evidence_params(config.evidence, data.step),
-                   EvidenceInput{data.values.data(), s.transform.data(), s.z.data(), s.forecast.data(), T, N,
-                                 static_cast<size_t>(s.params.points_per_day)},
-                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data(), s.z_baseline.data()});
-
   if (config.mechanisms.cross_stack) {
     s.peers = make_peer_layout(data);
     s.cell_z.resize(T * s.peers.cells());
@@ -184,6 +178,18 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
     s.breadth.clear();
     s.correlation.clear();
   }
+  // After the peers, which compare the models' own z: the evidence stage widens a young z in place.
+  const auto t2 = clock::now();
+  s.z_local.resize(T * N);
+  s.z_calibrated.resize(T * N);
+  s.z_accumulated.resize(T * N);
+  s.z_baseline.resize(T * N);
+  backend.evidence(make_evidence_params(config.evidence, s.params),
+                   EvidenceInput{data.values.data(), s.transform.data(), s.z.data(),
+                                 s.z_base.empty() ? nullptr : s.z_base.data(), s.forecast.data(), T, N,
+                                 static_cast<size_t>(s.params.points_per_day)},
+                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data(), s.z_baseline.data()});
+  s.seconds += since(t2);
 }
 
 }  // namespace vigil

@@ -56,7 +56,8 @@ struct ForecastOutput {
 struct EvidenceInput {
   const float* values = nullptr;       // [T][N], raw values, NaN = missing
   const uint8_t* transform = nullptr;  // [N], TransformCode (counts get a Poisson floor)
-  const float* z = nullptr;            // [T][N], z_forecast
+  float* z = nullptr;                  // [T][N], z_forecast: a young model's z is widened in place
+  float* z_base = nullptr;             // [T][N] or null: z without event effects, widened alike
   const float* forecast = nullptr;     // [T][N], transformed space (the slow baseline's drift)
   size_t T = 0, N = 0;
   size_t per_day = 0;                  // steps a day

@@ -34,7 +34,7 @@ struct Scores {
   std::vector<float> cell_z;           // [T][C] robust mean z of each (group, stack) cell
   std::vector<float> breadth;          // [T][N] other stacks of the group deviating the same way
   std::vector<float> correlation;      // [T][N] rolling correlation with the other stacks
-  double seconds = 0;                  // backend time of the forecast stage
+  double seconds = 0;                  // backend time of the forecast and evidence stages
   double event_seconds = 0;            // the events mechanism's plan, first pass and learning
   double peer_seconds = 0;             // backend time of the peer-group stage
 };
@@ -55,7 +55,9 @@ struct SeriesRules {
   std::vector<uint8_t> direction;  // [N], Direction
   std::vector<float> threshold;    // [N]
 };
-EvidenceParams make_evidence_params(const EvidenceSettings& settings, int64_t step);
+// The evidence stage's parameters, in steps of the forecast's grid; the young-model widening
+// comes from the forecast's learning phase.
+EvidenceParams make_evidence_params(const EvidenceSettings& settings, const ForecastParams& forecast);
 
 SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& traits, const Config& config);
 

@@ -3,6 +3,8 @@
 // stack, never costs recall, and the hard ceiling overrides it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -48,11 +50,23 @@ TEST_P(Decisions, PowerCutsBecomeNoticesWithoutLosingIncidents) {
     std::istringstream in(test::read_file(tmp.file("scores.csv")));
     std::string line;
     std::getline(in, line);
+    // The generated names hold no comma, so fields split on every one.
+    const auto split = [](const std::string& text) {
+      std::vector<std::string> fields;
+      std::istringstream row(text);
+      for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
+      if (!text.empty() && text.back() == ',') fields.emplace_back();
+      return fields;
+    };
+    const std::vector<std::string> header = split(line);
+    const size_t score_column = std::find(header.begin(), header.end(), "score") - header.begin();
+    ASSERT_LT(score_column, header.size());
     while (std::getline(in, line)) {
+      const std::vector<std::string> fields = split(line);
+      ASSERT_GT(fields.size(), score_column) << line;
       size_t comma = 0;
       for (int k = 0; k < 5; ++k) comma = line.find(',', comma + 1);
-      const std::string score = line.substr(line.rfind(',') + 1);
-      if (!score.empty()) score_of[line.substr(0, comma)] = std::stod(score);
+      if (!fields[score_column].empty()) score_of[line.substr(0, comma)] = std::stod(fields[score_column]);
     }
   }
   const auto none = eval_json(cube + "/truth.jsonl", tmp.file("none.jsonl"));

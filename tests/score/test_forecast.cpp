@@ -50,15 +50,33 @@ TEST(Forecast, QuietTrafficHasNormalSizedResidualsAndNoExtremes) {
   EXPECT_LT(static_cast<double>(extreme) / static_cast<double>(scored), 2e-3);
 }
 
-TEST(Forecast, NothingIsScoredBeforeTheMinimumHistory) {
+TEST(Forecast, ScoresFromTheSecondDayWithAWiderBandWhileYoung) {
   const Dataset d = test::make_traffic(3, 5, 900, 1);
-  const Scores s = score(d);
+  Config mature_only;  // no widening: the young z as the model computes it
+  mature_only.forecast.young_width = 1;
+  const Scores s = score(d), plain = score(d, mature_only);
+  const size_t from = static_cast<size_t>(s.params.report_from_steps);
+  const size_t learning = static_cast<size_t>(s.params.min_history_steps);
+  ASSERT_LT(from, learning);
+  ASSERT_LE(from, static_cast<size_t>(1.5 * s.params.points_per_day));  // no week-long blackout
   for (size_t i = 0; i < d.N(); ++i)
     for (size_t t = 0; t < d.T; ++t) {
-      const float z = s.z[t * d.N() + i];
-      if (t < static_cast<size_t>(s.params.min_history_steps)) EXPECT_TRUE(std::isnan(z)) << t;
-      else EXPECT_FALSE(std::isnan(z)) << t;
+      const size_t k = t * d.N() + i;
+      if (t < from) {
+        EXPECT_TRUE(std::isnan(s.z[k])) << t;
+        continue;
+      }
+      ASSERT_FALSE(std::isnan(s.z[k])) << t;
+      if (t >= learning) {
+        EXPECT_EQ(s.z[k], plain.z[k]) << t;  // a mature model's z is untouched
+      } else {
+        // Widened by young_width at the first reported point, easing to none at maturity.
+        const double widen = plain.z[k] / s.z[k];
+        const double expected = 1 + (s.params.min_history_steps - static_cast<double>(t)) * s.params.young_slope;
+        if (std::fabs(plain.z[k]) > 1e-3) EXPECT_NEAR(widen, expected, 1e-3 * expected) << t;
+      }
     }
+  EXPECT_NEAR(1 + (learning - from) * s.params.young_slope, Config{}.forecast.young_width, 1e-4);
 }
 
 TEST(Forecast, AbruptDropIsFarOutsideTheScaleAndRecoveryIsQuick) {

@@ -37,16 +37,21 @@ class BackendParity : public ::testing::TestWithParam<std::string> {
     for (auto& o : out) o.assign(d.T * N, 0);
     std::vector<float> st(static_cast<size_t>(state_floats(p)));
     const EventPlan& ev = s.events;
+    // score_dataset's z is the forecast's, widened by the evidence stage while the model is young.
+    const EvidenceParams young = make_evidence_params(Config{}.evidence, p);
     for (size_t i = 0; i < N; ++i) {
       StateRef state{st.data(), 1};
       init_state(p, state);
+      EvidenceState age;
+      evidence_init(young, age);
       const uint32_t n_events = ev.empty() ? 0 : ev.offsets[i + 1] - ev.offsets[i];
       for (size_t t = 0; t < d.T; ++t) {
         const PointScore r =
             forecast_point(p, state, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i], s.transform[i],
                            n_events ? ev.entries.data() + ev.offsets[i] : nullptr, n_events,
                            static_cast<uint32_t>(t), false);
-        const float values[5] = {r.forecast, r.z, r.z_base, r.z_derivative, r.z_volatility};
+        const float widen = young_widening(young, age, d.values[t * N + i]);
+        const float values[5] = {r.forecast, r.z / widen, r.z_base / widen, r.z_derivative, r.z_volatility};
         for (int o = 0; o < 5; ++o) out[o][t * N + i] = values[o];
       }
     }
@@ -167,15 +172,19 @@ TEST(CpuVectorPaths, EqualTheScalarStepBitForBit) {
     const ForecastParams& p = s.params;
     std::vector<float> st(static_cast<size_t>(state_floats(p)));
     size_t differ = 0;
+    const EvidenceParams young = make_evidence_params(Config{}.evidence, p);
     for (size_t i = 0; i < N; ++i) {
       StateRef state{st.data(), 1};
       init_state(p, state);
+      EvidenceState age;
+      evidence_init(young, age);
       const uint32_t n_events = s.events.offsets[i + 1] - s.events.offsets[i];
       for (size_t t = 0; t < d.T; ++t) {
         const PointScore r = forecast_point(p, state, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i],
                                             s.transform[i], s.events.entries.data() + s.events.offsets[i], n_events,
                                             static_cast<uint32_t>(t), false);
-        const float want[5] = {r.forecast, r.z, r.z_base, r.z_derivative, r.z_volatility};
+        const float widen = young_widening(young, age, d.values[t * N + i]);
+        const float want[5] = {r.forecast, r.z / widen, r.z_base / widen, r.z_derivative, r.z_volatility};
         const float got[5] = {s.forecast[t * N + i], s.z[t * N + i], s.z_base[t * N + i],
                               s.z_derivative[t * N + i], s.z_volatility[t * N + i]};
         for (int o = 0; o < 5; ++o)

@@ -190,6 +190,9 @@ class CpuBackend final : public Backend {
           const size_t p = t * N + i;
           float earlier[3];
           earlier_forecasts(in.forecast, t, i, N, in.per_day, earlier);
+          const float widen = young_widening(params, state[i - i0], in.values[p]);
+          in.z[p] /= widen;
+          if (in.z_base) in.z_base[p] /= widen;
           const EvidenceOut o = evidence_step(params, state[i - i0], in.values[p], in.transform[i] == kCount, in.z[p],
                                               in.forecast[p], earlier);
           out.local[p] = o.local;

@@ -11,6 +11,13 @@
 // 1e17-sigma event. On 60 real labelled production series (shared/data/cloud-monitoring) this
 // ranks points far better than the forecast's z alone (README "Detection on real data").
 //
+// Young models. The forecast reports z from its second day, while it is still learning (the
+// first week with a weekly model). That early z is overconfident, so this stage widens it in place
+// before anything alarms on it: divided by `young_width` at the first reported point, easing
+// linearly to 1 once the model is mature (`young_until` steps after the series' first value).
+// The peers run before this, on the model's own z, so a power cut in the first week is still
+// recognised across stacks.
+//
 // Calibration. The forecast's z assumes a noise model; real series break it in both directions
 // (a bursty, mostly-zero count reaches |z| 200 on an ordinary burst, a smooth latency never
 // leaves |z| 1.5). Each series tracks the 90th and 99th percentiles of its own |z| (stochastic
@@ -42,6 +49,8 @@
 namespace vigil {
 
 struct EvidenceParams {
+  float young_until = 0;     // series age (steps) from which z is mature and left as it is
+  float young_slope = 0;     // widening of a young z per step of age still ahead of young_until
   float local_rate = 0;      // per-point rate of the local mean and spread
   float local_warm = 0;      // points before the local evidence is reported
   float quantile_rate = 0;   // steady per-point rate of the quantile trackers
@@ -56,6 +65,7 @@ struct EvidenceParams {
 
 // Per-series state: plain floats so it can live in registers or a strided array.
 struct EvidenceState {
+  float age = 0;               // steps since the series' first valid value, as the forecast counts it
   float local_n = 0;           // valid values seen
   float local_mean = 0, local_var = 0;
   float n = 0;                 // points with a z so far
@@ -110,6 +120,7 @@ VIGIL_HD float calibrate_logq(float v, const float log_q[2], float unit) {
 
 VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
   s.n = 0;
+  s.age = 0;
   s.q[0] = s.aq[0] = logf(evidence_detail::kGaussQ90 * p.young_width);
   s.q[1] = s.aq[1] = logf(evidence_detail::kGaussQ99 * p.young_width);
   s.mean = 0;
@@ -168,6 +179,13 @@ VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bo
 VIGIL_HD void earlier_forecasts(const float* forecast, size_t t, size_t i, size_t N, size_t per_day, float out[3]) {
   const size_t lags[3] = {per_day, 2 * per_day, 7 * per_day};
   for (int k = 0; k < 3; ++k) out[k] = per_day > 0 && t >= lags[k] ? forecast[(t - lags[k]) * N + i] : NAN;
+}
+
+// The factor a young z is divided by (1 once mature), then the series' age moves on a step.
+VIGIL_HD float young_widening(const EvidenceParams& p, EvidenceState& s, float x) {
+  const float widen = s.age < p.young_until ? 1.0f + fmaxf((p.young_until - s.age) * p.young_slope, 0.0f) : 1.0f;
+  s.age = s.age == 0.0f ? (x == x ? 1.0f : 0.0f) : s.age + 1.0f;
+  return widen;
 }
 
 // One point: the calibrated z of `z` (NaN: a point without a score, which changes nothing) and

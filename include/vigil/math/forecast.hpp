@@ -67,7 +67,8 @@ struct ForecastParams {
   int warmup_steps = 0;       // first day: the daily profile is built, nothing is forecast
   int min_history_steps = 0;  // robust updating starts here; before it the model learns from every point
   int report_from_steps = 0;  // z is NaN before this much history
-  float young_slope = 0;      // widening of a young model's band per step of learning still ahead
+  float young_slope = 0;      // widening of a young model's band per step of learning still ahead (applied
+                              // by the evidence stage, after the peers have seen the model's own z)
   float scale_floor_log = 0;  // floor of the scale for log1p series (relative change)
   float scale_floor_rel = 0;  // floor for identity series, relative to |forecast|
   int derivative_points = 1;  // k: the derivative compares the mean z of the last k points with
@@ -732,15 +733,6 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
     if (any(widened)) z_reported = widened ? z_raw * sigma / sqrt_of(sigma * sigma + effect_sd * effect_sd) : z_raw;
   }
   const auto reports_z = scored & (age >= static_cast<float>(p.report_from_steps));
-  // A young model (still learning) reports a wider band: z shrinks by young_width at the first
-  // reported point, easing linearly to none once robust updating starts. The early z of a model
-  // that has seen one day is overconfident; an incident in the first week still stands out.
-  if (any(reports_z & learning)) {
-    const V remaining = (static_cast<float>(p.min_history_steps) - age) * p.young_slope;
-    const V widen = learning ? 1.0f + max_f(remaining, 0.0f) : splat<V>(1.0f);
-    z_reported = z_reported / widen;
-    z_base = z_base / widen;
-  }
   const PointScoreOf<V> out{first ? splat<V>(NAN) : reported, reports_z ? z_reported : splat<V>(NAN),
                             reports_z ? z_base : splat<V>(NAN), splat<V>(NAN), splat<V>(NAN)};
 

@@ -15,7 +15,10 @@ TEST(Config, ReadsEverySection) {
     "group_window_minutes": 30, "max_series_listed": 7, "metric_dim": "kpi", "direction": "drop",
     "metrics": {"errors": {"direction": "spike", "threshold": 7, "transform": "count"}, "latency": {}},
     "forecast": {"daily_knots": 48, "weekly": false, "outlier_z": 5, "derivative_minutes": 30},
-    "peers": {"deviating_z": 3, "correlation_hours": 4, "event_shrink_occurrences": 2}})");
+    "peers": {"deviating_z": 3, "correlation_hours": 4, "event_shrink_occurrences": 2},
+    "support_z": 2.5, "baseline_support_z": 0,
+    "evidence": {"local_hours": 6, "local_threshold": 5, "local_gate_z": 1, "calibration_points": 1000,
+                 "young_points": 10, "young_width": 3, "max_gain": 2, "accumulate_minutes": 120, "clip_z": 5}})");
   const Config c = read_config(tmp.file("c.json"));
   EXPECT_EQ(c.detection.threshold, 6);
   EXPECT_EQ(c.detection.min_duration_minutes, 20);
@@ -34,6 +37,17 @@ TEST(Config, ReadsEverySection) {
   EXPECT_EQ(c.peers.deviating_z, 3);
   EXPECT_EQ(c.peers.correlation_hours, 4);
   EXPECT_EQ(c.peers.event_shrink_occurrences, 2);
+  EXPECT_EQ(c.detection.support_z, 2.5);
+  EXPECT_EQ(c.detection.baseline_support_z, 0);
+  EXPECT_EQ(c.evidence.local_hours, 6);
+  EXPECT_EQ(c.evidence.local_threshold, 5);
+  EXPECT_EQ(c.evidence.local_gate_z, 1);
+  EXPECT_EQ(c.evidence.calibration_points, 1000);
+  EXPECT_EQ(c.evidence.young_points, 10);
+  EXPECT_EQ(c.evidence.young_width, 3);
+  EXPECT_EQ(c.evidence.max_gain, 2);
+  EXPECT_EQ(c.evidence.accumulate_minutes, 120);
+  EXPECT_EQ(c.evidence.clip_z, 5);
 }
 
 TEST(Config, MistakesAreInputErrorsNamingTheFile) {
@@ -52,6 +66,11 @@ TEST(Config, MistakesAreInputErrorsNamingTheFile) {
       R"({"merge_gap_points": 2.5})",
       R"({"max_series_listed": -1})",
       R"({"decisions": {"onset_points": 0}})",
+      R"({"evidence": {"local_window": 3}})",
+      R"({"evidence": {"max_gain": 0.5}})",
+      R"({"evidence": {"calibration_points": 0}})",
+      R"({"forecast": {"young_width": 0.5}})",
+      R"({"support_z": -1})",
   };
   for (const char* text : bad) {
     test::write_file(tmp.file("c.json"), text);

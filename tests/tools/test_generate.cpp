@@ -240,6 +240,61 @@ TEST(Generate, IncidentsMoveTheirScopeByTheStatedFactorAndNothingElse) {
   EXPECT_EQ(same, outside);
 }
 
+TEST(Generate, SubtleIncidentsAreModerateDropsOnSmallSeriesAndSlowEveningLeaks) {
+  GenerateOptions plain = small_options(13);
+  GenerateOptions subtle = plain;
+  subtle.subtle = 4;
+  const Scenario a = generate_scenario(plain), b = generate_scenario(subtle);
+  // Planned after everything else: the default scenario is unchanged by the option's existence.
+  ASSERT_EQ(a.truth.size() + 4, b.truth.size());
+  for (size_t k = 0; k < a.data.values.size(); k += 97) {
+    bool covered = false;
+    const size_t series = k % a.data.N(), t = k / a.data.N();
+    for (const TruthRecord& r : b.truth)
+      covered = covered || (r.name.find("moderate_drop") != std::string::npos || r.name.find("slow_leak") != std::string::npos) &&
+                               in_scope(b.data.keys, series, r.scope) && a.data.time_at(t) >= r.start &&
+                               a.data.time_at(t) <= r.end;
+    if (!covered) ASSERT_EQ(a.data.values[k], b.data.values[k]) << k;
+  }
+  int drops = 0, leaks = 0;
+  for (const TruthRecord& r : b.truth) {
+    if (r.kind != "incident") continue;
+    const bool drop = r.name.find("moderate_drop") != std::string::npos, leak = r.name.find("slow_leak") != std::string::npos;
+    if (!drop && !leak) continue;
+    drops += drop;
+    leaks += leak;
+    ASSERT_EQ(r.factor.size(), 1u) << r.name;
+    const double factor = r.factor.begin()->second;
+    const double hours = static_cast<double>(r.end - r.start) / 3600.0;
+    if (drop) {
+      EXPECT_EQ(r.scope.size(), 4u) << r.name;  // one series
+      EXPECT_GE(factor, 0.6);
+      EXPECT_LE(factor, 0.7);
+      EXPECT_GE(hours, 2.25);
+      EXPECT_LE(hours, 3.75);
+      EXPECT_EQ(r.onset, "sudden");
+    } else {
+      EXPECT_EQ(r.scope.count("device"), 1u) << r.name;  // one device of one region, every stack
+      EXPECT_EQ(r.scope.count("region"), 1u) << r.name;
+      EXPECT_EQ(r.scope.count("stack"), 0u) << r.name;
+      EXPECT_EQ(factor, 0.4);
+      EXPECT_EQ(r.onset, "gradual");
+    }
+    // No special event in its region overlaps it: it tests detection, not what the rules make
+    // of a power cut.
+    for (const TruthRecord& other : b.truth) {
+      if (other.kind == "incident") continue;
+      const auto region = other.scope.find("region");
+      const std::string& own = r.scope.at("region")[0];
+      if (region != other.scope.end() && std::find(region->second.begin(), region->second.end(), own) == region->second.end())
+        continue;
+      EXPECT_TRUE(other.end < r.start || other.start > r.end) << r.name << " " << other.name;
+    }
+  }
+  EXPECT_EQ(drops, 2);
+  EXPECT_EQ(leaks, 2);
+}
+
 TEST(Generate, SpecialIncidentsHideInsideAGameAndFineWeather) {
   const Scenario s = generate_scenario(small_options(5));
   const auto overlaps = [](const TruthRecord& a, const TruthRecord& b) {

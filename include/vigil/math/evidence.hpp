@@ -20,9 +20,12 @@
 //
 // Calibration. The forecast's z assumes a noise model; real series break it in both directions
 // (a bursty, mostly-zero count reaches |z| 200 on an ordinary burst, a smooth latency never
-// leaves |z| 1.5). Each series tracks the 90th and 99th percentiles of its own |z| (stochastic
-// quantile tracking, O(1) state) and maps |z| through them onto the standard normal's: q90 ->
-// 1.645, q99 -> 2.576, linear beyond. A series whose residuals are Gaussian keeps its z; a
+// leaves |z| 1.5). Each series tracks the 90th percentile of its own |z| (stochastic quantile
+// tracking in log space) and the mean excess of |z| over it (the scale of an exponential tail,
+// learned from the exceedances alone, so it settles within a few dozen of them), which gives a
+// 99th percentile q99 = q90 + ln(10) x excess; |z| is mapped through both onto the standard
+// normal's: q90 -> 1.645, q99 -> 2.576, linear beyond. (Tracking q99 directly moves down by 1 %
+// of a step per point: from a wide start it needed ~9,000 points, a month at 5 minutes.) A series whose residuals are Gaussian keeps its z; a
 // heavy-tailed one has its tail shrunk; a smooth one has its z stretched, at most `max_gain`.
 // So one threshold means the same rarity on every series.
 //
@@ -59,8 +62,16 @@ struct EvidenceParams {
   float max_gain = 0;        // largest stretch of a smooth series' z
   float accumulate_rate = 0;  // per-point rate of the accumulated evidence's mean
   float clip = 0;            // |z| counted into the accumulated evidence
-  float drift_prior = 0.1f;  // a young series' typical day-to-day drift (transformed units)
+  float drift_prior = 0.05f; // a young series' typical day-to-day drift (transformed units): its start q90 / 1.645
   float drift_unit = 0.01f;  // the smallest q90 of a drift: a 1 % day-to-day swing
+};
+
+// A series' own tail of |v|: log q90 and the mean excess over q90 (see "Calibration").
+struct TailTracker {
+  float log_q90 = 0;
+  float excess = 0;     // mean of |v| - q90 over the points past q90
+  float n = 0;          // points seen
+  float exceeded = 0;   // points past q90
 };
 
 // Per-series state: plain floats so it can live in registers or a strided array.
@@ -69,12 +80,11 @@ struct EvidenceState {
   float local_n = 0;           // valid values seen
   float local_mean = 0, local_var = 0;
   float n = 0;                 // points with a z so far
-  float q[2] = {0, 0};         // log |z| trackers: 90th and 99th percentile
-  float aq[2] = {0, 0};        // the same for |accumulated|
+  TailTracker q;               // |z|
+  TailTracker aq;              // |accumulated| (raw)
   float mean = 0;              // EW mean of the clipped z
   float mean_n = 0;            // points in it (its normalisation while it fills)
-  float bq[2] = {0, 0};        // log |drift| trackers of the slow baseline
-  float drift_n = 0;           // drifts seen
+  TailTracker bq;              // |drift| of the slow baseline
 };
 
 struct EvidenceOut {
@@ -87,33 +97,50 @@ struct EvidenceOut {
 namespace evidence_detail {
 
 constexpr float kGaussQ90 = 1.6449f, kGaussQ99 = 2.5758f;
-// The trackers' step in log units per unit of rate: large enough that a heavy tail is learned
-// within a few hundred points, small enough that a quantile does not jump on one point.
-constexpr float kTrackerStep = 4.0f;
+// The q90 tracker's step in log units per unit of rate: large enough that a wide start comes down
+// to the series' own scale within a few hundred points (the sum of the early steps grows like
+// 8 x 0.1 x ln(points)), small enough that a quantile does not jump on one point (0.7 % at the
+// steady rate of 1/500).
+constexpr float kTrackerStep = 8.0f;
 
-// |v| mapped through the series' quantiles onto the normal's; `unit` is the smallest q90 the
-// mapping accepts (a z never stretched more than max_gain; a drift in its own units).
-VIGIL_HD float calibrate(float v, const float q[2], float unit) {
+// ln(10): an exponential tail's excess scale from its 90th to its 99th percentile.
+constexpr float kLn10 = 2.302585f;
+// The mean excess over q90 of a standard normal |z|: E[|z| - 1.645 | |z| > 1.645].
+constexpr float kGaussExcess = (kGaussQ99 - kGaussQ90) / kLn10;
+
+VIGIL_HD void tail_init(TailTracker& t, float q90) {
+  t.log_q90 = logf(q90);
+  t.excess = q90 * (kGaussExcess / kGaussQ90);
+  t.n = t.exceeded = 0;
+}
+
+// |v| mapped through the tail onto the normal's; `unit` is the smallest q90 the mapping accepts
+// (a z never stretched more than max_gain; a drift in its own units).
+VIGIL_HD float calibrate(float v, const TailTracker& t, float unit) {
   const float a = fabsf(v);
-  const float q90 = fmaxf(q[0], unit);
-  const float tail = fmaxf(q[1] - q90, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
+  const float q90 = fmaxf(expf(t.log_q90), unit);
+  const float tail = fmaxf(kLn10 * t.excess, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
   const float c = a <= q90 ? a * (kGaussQ90 / q90) : kGaussQ90 + (a - q90) * ((kGaussQ99 - kGaussQ90) / tail);
   return v < 0 ? -c : c;
 }
 
-// One step of both trackers toward |v|, in log space so that one step size serves a latency in
-// milliseconds and a count in millions: each moves up by (1 - p) when exceeded and down by p
-// otherwise, so it settles where P(|v| > q) = 1 - p.
-VIGIL_HD void track(float log_q[2], float v, float step) {
-  const float a = logf(fmaxf(fabsf(v), 1e-9f));
-  log_q[0] += step * (a > log_q[0] ? 0.9f : -0.1f);
-  log_q[1] += step * (a > log_q[1] ? 0.99f : -0.01f);
-  log_q[1] = fmaxf(log_q[1], log_q[0]);
-}
-
-VIGIL_HD float calibrate_logq(float v, const float log_q[2], float unit) {
-  const float q[2] = {expf(log_q[0]), expf(log_q[1])};
-  return calibrate(v, q, unit);
+// One step toward |v|. q90 moves in log space, so that one step size serves a latency in
+// milliseconds and a count in millions: up by 0.9 of a step when exceeded, down by 0.1
+// otherwise, settling where P(|v| > q90) = 10 %. The excess is a running mean over the
+// exceedances, cumulative while they are few (a tenth of `prior` stands for the start value).
+VIGIL_HD void track(TailTracker& t, float v, float steady_rate, float prior) {
+  const float a = fabsf(v);
+  t.n += 1.0f;
+  const float step = kTrackerStep * fmaxf(steady_rate, 1.0f / (t.n + prior));
+  const float q90 = expf(t.log_q90);
+  if (a > q90) {
+    t.exceeded += 1.0f;
+    // Each excess counts at most 4x the current mean: an incident's run of large values widens
+    // the tail by a bounded step per point, not at once.
+    const float rate = fmaxf(2.0f * steady_rate, 1.0f / (t.exceeded + 0.1f * prior));
+    t.excess += rate * (fminf(a - q90, 4.0f * t.excess) - t.excess);
+  }
+  t.log_q90 += step * (logf(fmaxf(a, 1e-9f)) > t.log_q90 ? 0.9f : -0.1f);
 }
 
 }  // namespace evidence_detail
@@ -121,14 +148,12 @@ VIGIL_HD float calibrate_logq(float v, const float log_q[2], float unit) {
 VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
   s.n = 0;
   s.age = 0;
-  s.q[0] = s.aq[0] = logf(evidence_detail::kGaussQ90 * p.young_width);
-  s.q[1] = s.aq[1] = logf(evidence_detail::kGaussQ99 * p.young_width);
+  evidence_detail::tail_init(s.q, evidence_detail::kGaussQ90 * p.young_width);
+  evidence_detail::tail_init(s.aq, evidence_detail::kGaussQ90 * p.young_width);
   s.mean = 0;
   s.mean_n = 0;
   s.local_n = s.local_mean = s.local_var = 0;
-  s.bq[0] = logf(evidence_detail::kGaussQ90 * p.young_width * p.drift_prior);
-  s.bq[1] = logf(evidence_detail::kGaussQ99 * p.young_width * p.drift_prior);
-  s.drift_n = 0;
+  evidence_detail::tail_init(s.bq, evidence_detail::kGaussQ90 * p.drift_prior);
 }
 
 // The reference of the slow baseline: the median of the earlier forecasts that exist (NaN: none).
@@ -147,10 +172,8 @@ VIGIL_HD float baseline_step(const EvidenceParams& p, EvidenceState& s, float f,
   const float reference = median_of_present(earlier[0], earlier[1], earlier[2]);
   const float drift = f - reference;
   if (drift != drift) return NAN;
-  const float out = evidence_detail::calibrate_logq(drift, s.bq, p.drift_unit);
-  s.drift_n += 1.0f;
-  evidence_detail::track(s.bq, drift, evidence_detail::kTrackerStep *
-                                          fmaxf(p.quantile_rate, 1.0f / (s.drift_n + p.prior_points)));
+  const float out = evidence_detail::calibrate(drift, s.bq, p.drift_unit);
+  evidence_detail::track(s.bq, drift, p.quantile_rate, p.prior_points);
   return out;
 }
 
@@ -197,7 +220,7 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   if (z != z) return EvidenceOut{local, NAN, NAN, NAN};  // NaN: no forecast score at this point
   const float baseline = baseline_step(p, s, f, earlier);
   const float z_unit = kGaussQ90 / p.max_gain;
-  const float c = calibrate_logq(z, s.q, z_unit);
+  const float c = calibrate(z, s.q, z_unit);
   const float cc = fminf(fmaxf(z, -p.clip), p.clip);
   // The mean fills as a cumulative average, then moves at its steady rate; its standard error
   // for independent unit points normalises it.
@@ -206,12 +229,11 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   s.mean += rate * (cc - s.mean);
   const float se = sqrtf(rate / (2.0f - rate));
   const float acc_raw = s.mean / se;
-  const float acc = calibrate_logq(acc_raw, s.aq, z_unit);
+  const float acc = calibrate(acc_raw, s.aq, z_unit);
   // Cumulative rates while the history is shorter than the prior's weight plus the steady window.
   s.n += 1.0f;
-  const float step = kTrackerStep * fmaxf(p.quantile_rate, 1.0f / (s.n + p.prior_points));
-  track(s.q, z, step);
-  track(s.aq, acc_raw, step);
+  track(s.q, z, p.quantile_rate, p.prior_points);
+  track(s.aq, acc_raw, p.quantile_rate, p.prior_points);
   return EvidenceOut{local, c, acc, baseline};
 }
 

@@ -59,9 +59,11 @@ struct StageBytes {
   double read;      // values read (4) for the transform's traits; a gathered batch copies them (+8)
   double forecast;  // the value in; forecast, z, z_derivative and z_volatility out
   double peers;     // z in; breadth and correlation out
+  double evidence;  // value, z, forecast (and 3 earlier days' forecasts, cached) in; z, local, calibrated,
+                    // accumulated and baseline out
   double decide;    // z scanned for episodes and for series never scored
 };
-StageBytes stage_bytes(bool gathered) { return {gathered ? 12.0 : 4.0, 20.0, 12.0, 8.0}; }
+StageBytes stage_bytes(bool gathered) { return {gathered ? 12.0 : 4.0, 20.0, 12.0, 32.0, 8.0}; }
 
 // One backend over the data: the stages of run_scoring, with bytes and the roofline.
 ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueSource& values,
@@ -87,7 +89,7 @@ ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueS
   j["largest_batch"] = run.largest_batch;
   j["seconds"] = total_s;
   j["points_per_second"] = n_points / total_s;
-  const double bytes = n_points * (per_point.read + per_point.forecast + per_point.peers + per_point.decide);
+  const double bytes = n_points * (per_point.read + per_point.forecast + per_point.peers + per_point.evidence + per_point.decide);
   j["bytes_moved"] = bytes;
   j["bandwidth_gbs"] = bytes / total_s / 1e9;
   j["roofline_gbs"] = copy_gbs;
@@ -104,12 +106,13 @@ ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueS
     return o;
   };
   const double other_s = total_s - run.read_seconds - run.forecast_seconds - run.event_seconds -
-                         run.peer_seconds - run.decide_seconds;
+                         run.peer_seconds - run.evidence_seconds - run.decide_seconds;
   j["stages"]["read"] = stage(run.read_seconds, per_point.read);
   j["stages"]["events_first_pass"] = stage(run.event_seconds, 0);
   j["stages"]["events_first_pass"]["series_occurrences"] = run.event_occurrences;
   j["stages"]["forecast"] = stage(run.forecast_seconds, per_point.forecast);
   j["stages"]["peers"] = stage(run.peer_seconds, per_point.peers);
+  j["stages"]["evidence"] = stage(run.evidence_seconds, per_point.evidence);
   j["stages"]["episodes_decisions_alarms"] = stage(run.decide_seconds, per_point.decide);
   j["stages"]["other"] = stage(other_s, 0);  // allocation, per-series rules, events plan
   j["stages_include_host_transfers"] = backend.name() == "cuda";
@@ -132,9 +135,11 @@ ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueS
   row("events (first pass)", run.event_seconds, 0);
   row("forecast", run.forecast_seconds, per_point.forecast);
   row("peer groups", run.peer_seconds, per_point.peers);
+  row("evidence", run.evidence_seconds, per_point.evidence);
   row("episodes+decisions+alarms", run.decide_seconds, per_point.decide);
   row("other", other_s, 0);
-  row("end to end", total_s, per_point.read + per_point.forecast + per_point.peers + per_point.decide);
+  row("end to end", total_s,
+      per_point.read + per_point.forecast + per_point.peers + per_point.evidence + per_point.decide);
   std::printf("  roofline: %.1f GB/s measured copy bandwidth (read + write)", copy_gbs);
   if (h2d_gbs > 0) std::printf("; host-to-device copy (pinned) %.1f GB/s", h2d_gbs);
   std::printf("; peak RSS of the run %.0f MB\n", rss);

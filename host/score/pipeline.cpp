@@ -52,6 +52,7 @@ EvidenceParams make_evidence_params(const EvidenceSettings& s, const ForecastPar
   p.young_width = static_cast<float>(s.young_width);
   p.max_gain = static_cast<float>(s.max_gain);
   p.accumulate_rate = rate(std::max(3.0, s.accumulate_minutes * 60.0 / static_cast<double>(step)));
+  p.accumulate_se = std::sqrt(p.accumulate_rate / (2.0f - p.accumulate_rate));
   p.clip = static_cast<float>(s.clip_z);
   const double local_points = std::max(10.0, s.local_hours * 3600.0 / static_cast<double>(step));
   p.local_rate = rate(local_points);
@@ -119,7 +120,7 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
   // reset.
   s.events = EventPlan{};
   s.peers = PeerLayout{};
-  s.seconds = s.event_seconds = s.peer_seconds = 0;
+  s.seconds = s.event_seconds = s.peer_seconds = s.evidence_seconds = 0;
   s.params = make_forecast_params(config.forecast, data.start, data.step, T);
   SeriesRules own;
   if (!rules) {
@@ -189,7 +190,7 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
                                  s.z_base.empty() ? nullptr : s.z_base.data(), s.forecast.data(), T, N,
                                  static_cast<size_t>(s.params.points_per_day)},
                    EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data(), s.z_baseline.data()});
-  s.seconds += since(t2);
+  s.evidence_seconds = since(t2);
 }
 
 }  // namespace vigil

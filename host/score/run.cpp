@@ -168,6 +168,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
     r.forecast_seconds += scores.seconds;
     r.event_seconds += scores.event_seconds;
     r.peer_seconds += scores.peer_seconds;
+    r.evidence_seconds += scores.evidence_seconds;
     r.event_occurrences += scores.events.entries.size();
 
     const auto td = SteadyClock::now();

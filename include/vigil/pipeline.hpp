@@ -34,7 +34,8 @@ struct Scores {
   std::vector<float> cell_z;           // [T][C] robust mean z of each (group, stack) cell
   std::vector<float> breadth;          // [T][N] other stacks of the group deviating the same way
   std::vector<float> correlation;      // [T][N] rolling correlation with the other stacks
-  double seconds = 0;                  // backend time of the forecast and evidence stages
+  double seconds = 0;                  // backend time of the forecast stage
+  double evidence_seconds = 0;         // backend time of the evidence stage
   double event_seconds = 0;            // the events mechanism's plan, first pass and learning
   double peer_seconds = 0;             // backend time of the peer-group stage
 };

@@ -44,7 +44,7 @@ struct RunResult {
   size_t event_occurrences = 0;   // series-occurrences of scheduled events applied
   // Wall time per stage, summed over batches.
   double read_seconds = 0;        // gathering a batch's values (disk or memory)
-  double forecast_seconds = 0, event_seconds = 0, peer_seconds = 0;
+  double forecast_seconds = 0, event_seconds = 0, peer_seconds = 0, evidence_seconds = 0;
   double decide_seconds = 0;      // episodes, evidence, decisions (host)
   double seconds_total = 0;
 };

@@ -23,7 +23,7 @@ void expect_consistent_report(const nlohmann::json& j) {
   EXPECT_NEAR(j["roofline_fraction"].get<double>(), j["bandwidth_gbs"].get<double>() / j["roofline_gbs"].get<double>(),
               1e-9);
   double stage_seconds = 0;
-  for (const char* stage : {"read", "forecast", "peers", "episodes_decisions_alarms"}) {
+  for (const char* stage : {"read", "forecast", "peers", "evidence", "episodes_decisions_alarms"}) {
     ASSERT_TRUE(j["stages"].contains(stage)) << stage;
     EXPECT_GT(j["stages"][stage]["bytes_moved"].get<double>(), 0) << stage;
     stage_seconds += j["stages"][stage]["seconds"].get<double>();

@@ -61,14 +61,22 @@ struct EvidenceParams {
   float young_width = 0;     // the prior's quantiles, in multiples of the Gaussian's
   float max_gain = 0;        // largest stretch of a smooth series' z
   float accumulate_rate = 0;  // per-point rate of the accumulated evidence's mean
+  float accumulate_se = 0;    // its standard error at that rate, sqrt(rate / (2 - rate))
   float clip = 0;            // |z| counted into the accumulated evidence
   float drift_prior = 0.05f; // a young series' typical day-to-day drift (transformed units): its start q90 / 1.645
   float drift_unit = 0.01f;  // the smallest q90 of a drift: a 1 % day-to-day swing
 };
 
-// A series' own tail of |v|: log q90 and the mean excess over q90 (see "Calibration").
+namespace evidence_detail {
+// Inline max/min for finite operands: libm's fmaxf is a call on the host (its NaN rules keep
+// g++ from inlining it), one per use in a per-point loop.
+VIGIL_HD float max_of(float a, float b) { return a > b ? a : b; }
+VIGIL_HD float min_of(float a, float b) { return a < b ? a : b; }
+}  // namespace evidence_detail
+
+// A series' own tail of |v|: q90 and the mean excess over q90 (see "Calibration").
 struct TailTracker {
-  float log_q90 = 0;
+  float q90 = 0;
   float excess = 0;     // mean of |v| - q90 over the points past q90
   float n = 0;          // points seen
   float exceeded = 0;   // points past q90
@@ -109,7 +117,7 @@ constexpr float kLn10 = 2.302585f;
 constexpr float kGaussExcess = (kGaussQ99 - kGaussQ90) / kLn10;
 
 VIGIL_HD void tail_init(TailTracker& t, float q90) {
-  t.log_q90 = logf(q90);
+  t.q90 = q90;
   t.excess = q90 * (kGaussExcess / kGaussQ90);
   t.n = t.exceeded = 0;
 }
@@ -118,29 +126,37 @@ VIGIL_HD void tail_init(TailTracker& t, float q90) {
 // (a z never stretched more than max_gain; a drift in its own units).
 VIGIL_HD float calibrate(float v, const TailTracker& t, float unit) {
   const float a = fabsf(v);
-  const float q90 = fmaxf(expf(t.log_q90), unit);
-  const float tail = fmaxf(kLn10 * t.excess, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
+  const float q90 = evidence_detail::max_of(t.q90, unit);
+  const float tail = evidence_detail::max_of(kLn10 * t.excess, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
   const float c = a <= q90 ? a * (kGaussQ90 / q90) : kGaussQ90 + (a - q90) * ((kGaussQ99 - kGaussQ90) / tail);
   return v < 0 ? -c : c;
 }
 
-// One step toward |v|. q90 moves in log space, so that one step size serves a latency in
-// milliseconds and a count in millions: up by 0.9 of a step when exceeded, down by 0.1
-// otherwise, settling where P(|v| > q90) = 10 %. The excess is a running mean over the
-// exceedances, cumulative while they are few (a tenth of `prior` stands for the start value).
+// One step toward |v|. q90 moves by a factor, so that one step size serves a latency in
+// milliseconds and a count in millions (a step in log space, without a log or an exp per point):
+// up by 0.9 of a step when exceeded, down by 0.1 otherwise, settling where P(|v| > q90) = 10 %.
+// The excess is a running mean over the exceedances, cumulative while they are few (a tenth of
+// `prior` stands for the start value).
+// A cumulative average's rate 1 / count until it falls to the steady rate (no division after).
+VIGIL_HD float filling_rate(float count, float steady_rate) {
+  return count * steady_rate < 1.0f ? 1.0f / count : steady_rate;
+}
+
 VIGIL_HD void track(TailTracker& t, float v, float steady_rate, float prior) {
   const float a = fabsf(v);
   t.n += 1.0f;
-  const float step = kTrackerStep * fmaxf(steady_rate, 1.0f / (t.n + prior));
-  const float q90 = expf(t.log_q90);
-  if (a > q90) {
+  const float step = kTrackerStep * filling_rate(t.n + prior, steady_rate);
+  if (a > t.q90) {
     t.exceeded += 1.0f;
     // Each excess counts at most 4x the current mean: an incident's run of large values widens
     // the tail by a bounded step per point, not at once.
-    const float rate = fmaxf(2.0f * steady_rate, 1.0f / (t.exceeded + 0.1f * prior));
-    t.excess += rate * (fminf(a - q90, 4.0f * t.excess) - t.excess);
+    const float rate = filling_rate(t.exceeded + 0.1f * prior, 2.0f * steady_rate);
+    t.excess += rate * (evidence_detail::min_of(a - t.q90, 4.0f * t.excess) - t.excess);
+    t.q90 *= 1.0f + 0.9f * evidence_detail::min_of(step, 1.0f);
+  } else {
+    t.q90 *= 1.0f - 0.1f * evidence_detail::min_of(step, 1.0f);
   }
-  t.log_q90 += step * (logf(fmaxf(a, 1e-9f)) > t.log_q90 ? 0.9f : -0.1f);
+  t.q90 = evidence_detail::max_of(t.q90, 1e-9f);
 }
 
 }  // namespace evidence_detail
@@ -159,7 +175,8 @@ VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
 // The reference of the slow baseline: the median of the earlier forecasts that exist (NaN: none).
 VIGIL_HD float median_of_present(float a, float b, float c) {
   const bool ha = a == a, hb = b == b, hc = c == c;
-  if (ha && hb && hc) return fmaxf(fminf(a, b), fminf(fmaxf(a, b), c));
+  using evidence_detail::max_of, evidence_detail::min_of;
+  if (ha && hb && hc) return max_of(min_of(a, b), min_of(max_of(a, b), c));
   if (ha && hb) return 0.5f * (a + b);
   if (ha && hc) return 0.5f * (a + c);
   if (hb && hc) return 0.5f * (b + c);
@@ -181,15 +198,15 @@ VIGIL_HD float baseline_step(const EvidenceParams& p, EvidenceState& s, float f,
 VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count) {
   if (x != x) return NAN;
   float sd = sqrtf(s.local_var);
-  if (is_count) sd = fmaxf(sd, sqrtf(fmaxf(s.local_mean, 1.0f)));
+  if (is_count) sd = evidence_detail::max_of(sd, sqrtf(evidence_detail::max_of(s.local_mean, 1.0f)));
   const bool warm = s.local_n >= p.local_warm;
   const float out = warm && sd > 0 ? (x - s.local_mean) / sd : NAN;
   if (s.local_n == 0) {
     s.local_mean = x;
   } else {
-    const float rate = fmaxf(p.local_rate, 1.0f / (s.local_n + 1.0f));
+    const float rate = evidence_detail::filling_rate(s.local_n + 1.0f, p.local_rate);
     float d = x - s.local_mean;
-    if (warm && sd > 0) d = fminf(fmaxf(d, -3.0f * sd), 3.0f * sd);
+    if (warm && sd > 0) d = evidence_detail::min_of(evidence_detail::max_of(d, -3.0f * sd), 3.0f * sd);
     s.local_mean += rate * d;
     s.local_var = (1.0f - rate) * (s.local_var + rate * d * d);
   }
@@ -206,7 +223,8 @@ VIGIL_HD void earlier_forecasts(const float* forecast, size_t t, size_t i, size_
 
 // The factor a young z is divided by (1 once mature), then the series' age moves on a step.
 VIGIL_HD float young_widening(const EvidenceParams& p, EvidenceState& s, float x) {
-  const float widen = s.age < p.young_until ? 1.0f + fmaxf((p.young_until - s.age) * p.young_slope, 0.0f) : 1.0f;
+  const float ahead = p.young_until - s.age;  // steps of learning still ahead
+  const float widen = ahead > 0 ? 1.0f + evidence_detail::max_of(ahead * p.young_slope, 0.0f) : 1.0f;
   s.age = s.age == 0.0f ? (x == x ? 1.0f : 0.0f) : s.age + 1.0f;
   return widen;
 }
@@ -221,13 +239,13 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   const float baseline = baseline_step(p, s, f, earlier);
   const float z_unit = kGaussQ90 / p.max_gain;
   const float c = calibrate(z, s.q, z_unit);
-  const float cc = fminf(fmaxf(z, -p.clip), p.clip);
+  const float cc = evidence_detail::min_of(evidence_detail::max_of(z, -p.clip), p.clip);
   // The mean fills as a cumulative average, then moves at its steady rate; its standard error
   // for independent unit points normalises it.
   s.mean_n += 1.0f;
-  const float rate = fmaxf(p.accumulate_rate, 1.0f / s.mean_n);
+  const float rate = filling_rate(s.mean_n, p.accumulate_rate);
   s.mean += rate * (cc - s.mean);
-  const float se = sqrtf(rate / (2.0f - rate));
+  const float se = rate == p.accumulate_rate ? p.accumulate_se : sqrtf(rate / (2.0f - rate));
   const float acc_raw = s.mean / se;
   const float acc = calibrate(acc_raw, s.aq, z_unit);
   // Cumulative rates while the history is shorter than the prior's weight plus the steady window.

@@ -203,6 +203,15 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
     for (size_t t = 0; t < T; ++t) stamps_[t] = format_iso(data.time_at(t));
   }
   const std::vector<std::string>& stamps = stamps_;
+  // The optional [T][N] columns, in header order (empty arrays write empty fields).
+  struct ScoreColumn {
+    const std::vector<float>* values;
+    int decimals;
+  };
+  const ScoreColumn before_events[] = {
+      {&scores.z_derivative, 5}, {&scores.z_volatility, 5}, {&scores.breadth, 3}, {&scores.correlation, 4}};
+  const ScoreColumn evidence[] = {
+      {&scores.z_local, 5}, {&scores.z_calibrated, 5}, {&scores.z_accumulated, 5}, {&scores.z_baseline, 5}};
   // Series are formatted in parallel in chunks and written in series order.
   constexpr size_t kChunk = 512;
   for (size_t c0 = 0; c0 < N; c0 += kChunk * static_cast<size_t>(omp_get_max_threads())) {
@@ -230,26 +239,18 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
           append_float(buf, inverse_transform(scores.forecast[p], transform), 7);
           buf += ',';
           append_float(buf, scores.z[p], 5);
-          buf += ',';
-          append_float(buf, scores.z_derivative.empty() ? NAN : scores.z_derivative[p], 5);
-          buf += ',';
-          append_float(buf, scores.z_volatility.empty() ? NAN : scores.z_volatility[p], 5);
-          buf += ',';
-          append_float(buf, scores.breadth.empty() ? NAN : scores.breadth[p], 3);
-          buf += ',';
-          append_float(buf, scores.correlation.empty() ? NAN : scores.correlation[p], 4);
+          for (const ScoreColumn& c : before_events) {
+            buf += ',';
+            append_float(buf, c.values->empty() ? NAN : (*c.values)[p], c.decimals);
+          }
           buf += ',';
           csv::append_field(buf, active_events(scores.events, i, t));
           buf += ',';
           append_float(buf, final_score[p], 4);
-          buf += ',';
-          append_float(buf, scores.z_local.empty() ? NAN : scores.z_local[p], 5);
-          buf += ',';
-          append_float(buf, scores.z_calibrated.empty() ? NAN : scores.z_calibrated[p], 5);
-          buf += ',';
-          append_float(buf, scores.z_accumulated.empty() ? NAN : scores.z_accumulated[p], 5);
-          buf += ',';
-          append_float(buf, scores.z_baseline.empty() ? NAN : scores.z_baseline[p], 5);
+          for (const ScoreColumn& c : evidence) {
+            buf += ',';
+            append_float(buf, c.values->empty() ? NAN : (*c.values)[p], c.decimals);
+          }
           buf += '\n';
         }
       }

@@ -65,7 +65,7 @@ const json* section(const json& doc, const char* name, std::initializer_list<con
 
 MetricRule parse_rule(const json& obj, const std::string& file, const std::string& section) {
   if (!obj.is_object()) throw InputError(where(file, 0, section + " must be an object"));
-  check_keys(obj, {"direction", "transform", "threshold"}, file, " in " + section);
+  check_keys(obj, {"direction", "transform", "threshold", "min_volume", "min_points"}, file, " in " + section);
   MetricRule rule;
   if (obj.contains("direction")) {
     if (!obj["direction"].is_string()) throw InputError(where(file, 0, "'direction' must be a string"));
@@ -76,6 +76,8 @@ MetricRule parse_rule(const json& obj, const std::string& file, const std::strin
     rule.transform = parse_transform(obj["transform"].get<std::string>(), file);
   }
   read_number(obj, "threshold", rule.threshold, 0.5, 1e6, file);
+  read_number(obj, "min_volume", rule.min_volume, 0, 1e30, file);
+  read_number(obj, "min_points", rule.min_points, 0, 1000000, file);
   return rule;
 }
 
@@ -142,7 +144,8 @@ Config read_config(const std::string& path) {
   const json doc = parse_document(path);
   if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a mapping of settings"));
   check_keys(doc, {"threshold", "support_z", "baseline_support_z", "min_duration_minutes", "merge_gap_points", "min_impact", "scope_density",
-                   "group_window_minutes", "max_series_listed", "metric_dim", "direction", "transform", "metrics", "forecast", "peers",
+                   "group_window_minutes", "max_series_listed", "metric_dim", "direction", "transform", "min_volume",
+                   "min_points", "metrics", "forecast", "peers",
                    "evidence", "decisions"},
              path, "");
   Config c;
@@ -163,6 +166,8 @@ Config read_config(const std::string& path) {
   json defaults = json::object();
   if (doc.contains("direction")) defaults["direction"] = doc["direction"];
   if (doc.contains("transform")) defaults["transform"] = doc["transform"];
+  if (doc.contains("min_volume")) defaults["min_volume"] = doc["min_volume"];
+  if (doc.contains("min_points")) defaults["min_points"] = doc["min_points"];
   c.default_rule = parse_rule(defaults, path, "the top level");
   if (doc.contains("metrics")) {
     const json& m = doc["metrics"];
@@ -281,10 +286,14 @@ std::string config_json(const Config& c) {
   o["metric_dim"] = c.metric_dim;
   o["direction"] = to_string(c.default_rule.direction);
   o["transform"] = transform_name(c.default_rule.transform);
+  o["min_volume"] = c.default_rule.min_volume;
+  o["min_points"] = c.default_rule.min_points;
   o["metrics"] = nlohmann::ordered_json::object();
   for (const auto& [name, rule] : c.metrics) {
     nlohmann::ordered_json r{{"direction", to_string(rule.direction)}, {"transform", transform_name(rule.transform)}};
     if (rule.threshold > 0) r["threshold"] = rule.threshold;
+    if (rule.min_volume > 0) r["min_volume"] = rule.min_volume;
+    if (rule.min_points > 0) r["min_points"] = rule.min_points;
     o["metrics"][name] = r;
   }
   const auto& f = c.forecast;

@@ -79,19 +79,24 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
         std::vector<float> rel;
         const uint8_t transform = scores.transform[e.series];
         const float thr = scores.threshold[e.series];
+        float volume = 0;  // the largest of the observed and expected values past the threshold
         for (uint32_t t = r.first; t <= r.last; ++t) {
           const size_t k = t * N + e.series;
           if (!past_at(k, thr).first) continue;
           const float f = inverse_transform(scores.forecast[k], transform);
           if (std::isfinite(f) && std::fabs(f) > 1e-12f) rel.push_back((data.values[k] - f) / std::fabs(f));
+          volume = std::max({volume, std::isfinite(f) ? f : 0.0f, std::isfinite(data.values[k]) ? data.values[k] : 0.0f});
         }
+        // The metric's alarm policy: a low-volume excursion or an isolated blip is no episode.
+        const bool policy_ok = (scores.min_volume.empty() || volume >= scores.min_volume[e.series]) &&
+                               (scores.min_points.empty() || r.points >= scores.min_points[e.series]);
         if (!rel.empty()) {
           std::nth_element(rel.begin(), rel.begin() + rel.size() / 2, rel.end());
           e.impact = rel[rel.size() / 2];
         }
         // A young model (series time counted from the grid's start) needs twice the change.
         const double min_impact = e.first < young_until ? 2 * det.min_impact : det.min_impact;
-        if (transform == kIdentity || std::fabs(e.impact) >= min_impact) found[b].push_back(e);
+        if (policy_ok && (transform == kIdentity || std::fabs(e.impact) >= min_impact)) found[b].push_back(e);
       }
       r.open = false;
     };

@@ -95,6 +95,12 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
         const bool agrees = !std::isnan(z) && std::fabs(z) >= local_gate && (z < 0) == (local < 0);
         const float local_r = agrees ? allowed(local) / local_threshold : 0.0f;
         float r = std::max(forecast_r, local_r);  // evidence in thresholds
+        // The metric's alarm policy: below its volume floor nothing is actionable (a spike of a
+        // count that is small anyway). The forecast is in transformed space.
+        if (!scores.min_volume.empty() && scores.min_volume[i] > 0) {
+          const float expected = scores.forecast.empty() ? 0.0f : inverse_transform(scores.forecast[p], scores.transform[i]);
+          if (!(std::max(value, expected) >= scores.min_volume[i])) r = 0;
+        }
         const int kind = m.last_value != 0.0f;
         // A value kind the learning phase never saw (a first 0) is judged by the series as a whole.
         const float seen_repeats = m.pairs[kind] > 0 ? m.repeats[kind] : m.repeats[0] + m.repeats[1];

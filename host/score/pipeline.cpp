@@ -90,6 +90,8 @@ SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& tr
   r.transform.resize(N);
   r.direction.resize(N);
   r.threshold.resize(N);
+  r.min_volume.resize(N);
+  r.min_points.resize(N);
   for (size_t i = 0; i < N; ++i) {
     r.has_data[i] = (traits[i] & kHasValue) != 0;
     const MetricRule& rule = metric_dim >= 0 ? config.rule_for(keys.value(i, metric_dim)) : config.default_rule;
@@ -102,6 +104,8 @@ SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& tr
     }
     r.direction[i] = static_cast<uint8_t>(rule.direction);
     r.threshold[i] = static_cast<float>(rule.threshold > 0 ? rule.threshold : config.detection.threshold);
+    r.min_volume[i] = static_cast<float>(rule.min_volume);
+    r.min_points[i] = static_cast<uint32_t>(rule.min_points);
   }
   return r;
 }
@@ -133,6 +137,8 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
   s.has_data = rules->has_data;
   s.direction = rules->direction;
   s.threshold = rules->threshold;
+  s.min_volume = rules->min_volume;
+  s.min_points = rules->min_points;
 
   using clock = std::chrono::steady_clock;
   auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };

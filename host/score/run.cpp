@@ -54,7 +54,7 @@ std::vector<V> pick(const std::vector<V>& all, const std::vector<uint32_t>& colu
 
 SeriesRules rules_of(const SeriesRules& all, const std::vector<uint32_t>& columns) {
   return SeriesRules{pick(all.transform, columns), pick(all.has_data, columns), pick(all.direction, columns),
-                     pick(all.threshold, columns)};
+                     pick(all.threshold, columns),  pick(all.min_volume, columns), pick(all.min_points, columns)};
 }
 
 // Traits of every series (the "auto" transform decides per metric over the whole input), read

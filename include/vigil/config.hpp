@@ -15,6 +15,12 @@ struct MetricRule {
   // auto: count for non-negative integers, log1p for other non-negative values, else identity
   Transform transform = Transform::Auto;
   double threshold = 0;                   // 0 = the global threshold
+  // The alarm policy an on-call team writes for the metric: below this volume (the larger of the
+  // observed and the expected value, in the input's units) nothing is actionable, so a spike of a
+  // low-volume count is normal; and an episode needs at least this many points past the
+  // threshold (isolated blips are not worth an alarm). 0: no floor / the global minimum.
+  double min_volume = 0;
+  int min_points = 0;
 };
 
 struct DetectionSettings {

@@ -19,6 +19,8 @@ struct Scores {
   std::vector<uint8_t> has_data;       // [N], 1 when the series has a valid value
   std::vector<uint8_t> direction;      // [N], Direction of the series' metric
   std::vector<float> threshold;        // [N]
+  std::vector<float> min_volume;       // [N], the metric's policy (0: none)
+  std::vector<uint32_t> min_points;    // [N], points past the threshold an episode needs (0: 2)
   std::vector<float> forecast;         // [T][N], transformed space, event effects included
   std::vector<float> z;                // [T][N] z_forecast
   std::vector<float> z_base;           // [T][N] z without the event effects (empty: no events)
@@ -55,6 +57,8 @@ struct SeriesRules {
   std::vector<uint8_t> has_data;   // [N]
   std::vector<uint8_t> direction;  // [N], Direction
   std::vector<float> threshold;    // [N]
+  std::vector<float> min_volume;   // [N]
+  std::vector<uint32_t> min_points;  // [N]
 };
 // The evidence stage's parameters, in steps of the forecast's grid; the young-model widening
 // comes from the forecast's learning phase.

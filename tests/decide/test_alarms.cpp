@@ -113,6 +113,29 @@ TEST(Episodes, DirectionRulesAndScoreFrom) {
   EXPECT_EQ(eps[0].first, 50u);
 }
 
+TEST(Episodes, TheMetricsAlarmPolicyDropsLowVolumeAndIsolatedBlips) {
+  Dataset d = lattice(1, 1, 3, 100);
+  Scores s = flat_scores(d, Direction::Spike);
+  set_z(d, s, 0, 10, 14, 8.0f);  // +40 % on a series of about 100 for 4 points
+  set_z(d, s, 1, 10, 12, 8.0f);  // the same for 2 points
+  set_z(d, s, 2, 40, 44, 8.0f);
+  s.min_volume.assign(d.N(), 0.0f);
+  s.min_points.assign(d.N(), 0);
+  EXPECT_EQ(find_episodes(d, s, config_with_min_duration(10), 0).size(), 3u);
+  s.min_volume[2] = 500.0f;  // a spike to 140 of a metric whose policy calls anything below 500 normal
+  s.min_points[1] = 3;       // an isolated two-point blip is not worth an alarm
+  const auto eps = find_episodes(d, s, config_with_min_duration(10), 0);
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].series, 0u);
+  // From a config: the metric's rule reaches every series of the metric.
+  test::TempDir tmp;
+  test::write_file(tmp.file("c.json"), R"({"metrics": {"m0": {"direction": "spike", "min_volume": 500, "min_points": 3}}})");
+  const Config c = read_config(tmp.file("c.json"));
+  const SeriesRules rules = derive_series_rules(d.keys, std::vector<uint8_t>(d.N(), kHasValue), c);
+  EXPECT_EQ(rules.min_volume, std::vector<float>(d.N(), 500.0f));
+  EXPECT_EQ(rules.min_points, std::vector<uint32_t>(d.N(), 3u));
+}
+
 TEST(Episodes, DirectionChangeSplitsAnEpisode) {
   Dataset d = lattice(1, 1, 1, 60);
   Scores s = flat_scores(d);

@@ -88,6 +88,15 @@ TEST(FinalScore, LocalEvidenceCountsWhereTheForecastAgrees) {
   EXPECT_LT(s[25], 0.2f);
 }
 
+TEST(FinalScore, NothingBelowTheMetricsVolumeFloorIsActionable) {
+  HandMade h(20);  // values about 100
+  h.set(5, 6, -9.0f);
+  h.scores.min_volume.assign(1, 50.0f);
+  EXPECT_GT(final_scores(h.data, h.scores, Config{})[5], 0.7f);
+  h.scores.min_volume.assign(1, 500.0f);  // the policy: below 500 a move is normal
+  EXPECT_EQ(final_scores(h.data, h.scores, Config{})[5], 0.0f);
+}
+
 TEST(FinalScore, AStuckSensorScoresOnceItsRunIsImprobable) {
   HandMade h(400);
   for (size_t t = 0; t < 400; ++t) {

@@ -173,14 +173,26 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
 
     const auto td = SteadyClock::now();
     // A series counts as too short when it has data but not a single scored point to alarm on.
+    // A point is scored by a young model while its series' age (steps since its first value, as
+    // the forecast counts it) is short of the learning phase.
     std::vector<uint8_t> any_scored(n, 0);
+    size_t young = 0;
+    const size_t learning = static_cast<size_t>(scores.params.min_history_steps);
     constexpr size_t kBlock = 4096;  // series per task; rows of a block stay contiguous
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : young)
     for (size_t i0 = 0; i0 < n; i0 += kBlock) {
       const size_t i1 = std::min(n, i0 + kBlock);
-      for (size_t t = score_from; t < T; ++t)
-        for (size_t i = i0; i < i1; ++i) any_scored[i] |= !std::isnan(scores.z[t * n + i]);
+      std::vector<size_t> first_value(i1 - i0, SIZE_MAX);
+      for (size_t t = 0; t < T; ++t)
+        for (size_t i = i0; i < i1; ++i) {
+          size_t& first = first_value[i - i0];
+          if (first == SIZE_MAX && std::isfinite(data.values[t * n + i])) first = t;
+          const bool scored = t >= score_from && !std::isnan(scores.z[t * n + i]);
+          any_scored[i] |= scored;
+          young += scored && t < first + learning;
+        }
     }
+    r.young_points += young;
     for (size_t i = 0; i < n; ++i) {
       r.empty_series += !scores.has_data[i];
       r.short_history += scores.has_data[i] && !any_scored[i];
@@ -242,6 +254,8 @@ void print_summary(std::FILE* out, const Dataset& data, const RunResult& run, co
                run.forecast_seconds > 0 ? points / run.forecast_seconds : 0.0, run.seconds_total);
   if (run.batches > 1) std::fprintf(out, " in %zu batches of up to %zu series", run.batches, run.largest_batch);
   std::fprintf(out, "\n");
+  if (run.young_points)
+    std::fprintf(out, "%zu points scored by a young model (still learning, with a wider band)\n", run.young_points);
   if (run.short_history || run.empty_series)
     std::fprintf(out, "not alarmed: %zu series with too little history, %zu series without data\n",
                  run.short_history, run.empty_series);

@@ -40,6 +40,7 @@ struct RunResult {
   size_t score_from = 0;          // grid index
   size_t short_history = 0;       // series with data but never enough history to be scored
   size_t empty_series = 0;        // series without a single valid point
+  size_t young_points = 0;        // points scored while their series' model was still learning
   size_t batches = 0, largest_batch = 0;  // series in the largest batch
   size_t event_occurrences = 0;   // series-occurrences of scheduled events applied
   // Wall time per stage, summed over batches.

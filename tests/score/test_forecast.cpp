@@ -7,6 +7,7 @@
 
 #include "common/synthetic.hpp"
 #include "vigil/pipeline.hpp"
+#include "vigil/run.hpp"
 
 namespace vigil {
 namespace {
@@ -77,6 +78,17 @@ TEST(Forecast, ScoresFromTheSecondDayWithAWiderBandWhileYoung) {
       }
     }
   EXPECT_NEAR(1 + (learning - from) * s.params.young_slope, Config{}.forecast.young_width, 1e-4);
+}
+
+TEST(Forecast, TheRunCountsThePointsScoredByAYoungModel) {
+  const Dataset d = test::make_traffic(4, 10, 900, 3);  // 10 days at 15 minutes: the daily model
+  auto backend = make_cpu_backend(1);
+  const RunResult run = run_scoring(d, Config{}, *backend, 0);
+  const Scores s = score(d);
+  // Every series starts at step 0 without gaps: from the first reported step to maturity.
+  const size_t per_series = static_cast<size_t>(s.params.min_history_steps - s.params.report_from_steps);
+  EXPECT_GT(per_series, 0u);
+  EXPECT_EQ(run.young_points, d.N() * per_series);
 }
 
 TEST(Forecast, AbruptDropIsFarOutsideTheScaleAndRecoveryIsQuick) {

@@ -89,7 +89,8 @@ ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueS
   j["largest_batch"] = run.largest_batch;
   j["seconds"] = total_s;
   j["points_per_second"] = n_points / total_s;
-  const double bytes = n_points * (per_point.read + per_point.forecast + per_point.peers + per_point.evidence + per_point.decide);
+  const double bytes =
+      n_points * (per_point.read + per_point.forecast + per_point.peers + per_point.evidence + per_point.decide);
   j["bytes_moved"] = bytes;
   j["bandwidth_gbs"] = bytes / total_s / 1e9;
   j["roofline_gbs"] = copy_gbs;

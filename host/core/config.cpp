@@ -143,7 +143,8 @@ const char* to_string(Direction d) {
 Config read_config(const std::string& path) {
   const json doc = parse_document(path);
   if (!doc.is_object()) throw InputError(where(path, 0, "the config must be a mapping of settings"));
-  check_keys(doc, {"threshold", "support_z", "baseline_support_z", "min_duration_minutes", "merge_gap_points", "min_impact", "scope_density",
+  check_keys(doc, {"threshold", "support_z", "baseline_support_z", "min_duration_minutes", "merge_gap_points",
+                   "min_impact", "scope_density",
                    "group_window_minutes", "max_series_listed", "metric_dim", "direction", "transform", "min_volume",
                    "min_points", "metrics", "forecast", "peers",
                    "evidence", "decisions"},
@@ -185,7 +186,8 @@ Config read_config(const std::string& path) {
   if (const json* fs = section(doc, "forecast",
                                {"daily_knots", "weekly", "level_days", "daily_days", "weekly_weeks", "scale_slots",
                                 "scale_days", "model_error_days", "scale_prior_visits", "clip_z", "outlier_z",
-                                "shift_horizon_hours", "min_history_days", "score_from_days", "young_width", "scale_floor_log", "scale_floor_rel",
+                                "shift_horizon_hours", "min_history_days", "score_from_days", "young_width",
+                                "scale_floor_log", "scale_floor_rel",
                                 "derivative_minutes", "volatility_hours", "event_uncertainty"},
                                path)) {
     const json& f = *fs;
@@ -215,7 +217,8 @@ Config read_config(const std::string& path) {
     read_number(f, "event_uncertainty", s.event_uncertainty, 0, 10, path);
   }
   if (const json* es = section(doc, "evidence",
-                               {"local_hours", "local_threshold", "local_gate_z", "calibration_points", "young_points", "young_width", "max_gain", "accumulate_minutes",
+                               {"local_hours", "local_threshold", "local_gate_z", "calibration_points",
+                                "young_points", "young_width", "max_gain", "accumulate_minutes",
                                 "clip_z"},
                                path)) {
     const json& f = *es;
@@ -323,9 +326,15 @@ std::string config_json(const Config& c) {
                 {"correlation_hours", p.correlation_hours},
                 {"event_shrink_occurrences", p.event_shrink_occurrences}};
   const auto& e = c.evidence;
-  o["evidence"] = {{"local_hours", e.local_hours}, {"local_threshold", e.local_threshold}, {"local_gate_z", e.local_gate_z},{"calibration_points", e.calibration_points}, {"young_points", e.young_points},
-                   {"young_width", e.young_width},           {"max_gain", e.max_gain},
-                   {"accumulate_minutes", e.accumulate_minutes}, {"clip_z", e.clip_z}};
+  o["evidence"] = {{"local_hours", e.local_hours},
+                   {"local_threshold", e.local_threshold},
+                   {"local_gate_z", e.local_gate_z},
+                   {"calibration_points", e.calibration_points},
+                   {"young_points", e.young_points},
+                   {"young_width", e.young_width},
+                   {"max_gain", e.max_gain},
+                   {"accumulate_minutes", e.accumulate_minutes},
+                   {"clip_z", e.clip_z}};
   const auto& r = c.decisions;
   o["decisions"] = {{"onset_points", r.onset_points},
                     {"external_breadth_share", r.external_breadth_share},

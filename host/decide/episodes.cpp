@@ -85,7 +85,8 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
           if (!past_at(k, thr).first) continue;
           const float f = inverse_transform(scores.forecast[k], transform);
           if (std::isfinite(f) && std::fabs(f) > 1e-12f) rel.push_back((data.values[k] - f) / std::fabs(f));
-          volume = std::max({volume, std::isfinite(f) ? f : 0.0f, std::isfinite(data.values[k]) ? data.values[k] : 0.0f});
+          const float observed = data.values[k];
+          volume = std::max({volume, std::isfinite(f) ? f : 0.0f, std::isfinite(observed) ? observed : 0.0f});
         }
         // The metric's alarm policy: a low-volume excursion or an isolated blip is no episode.
         const bool policy_ok = (scores.min_volume.empty() || volume >= scores.min_volume[e.series]) &&

@@ -75,7 +75,7 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
           if (!std::isnan(m.last_value)) {
             const bool same = value == m.last_value;
             m.run = same ? m.run + 1 : 0;
-            if (std::isnan(z)) {  // learning: how often does the series repeat itself?
+            if (std::isnan(z)) {  // before the first z (about a day): how often does it repeat itself?
               const int kind = m.last_value != 0.0f;
               m.repeats[kind] += same;
               m.pairs[kind] += 1;
@@ -98,7 +98,8 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
         // The metric's alarm policy: below its volume floor nothing is actionable (a spike of a
         // count that is small anyway). The forecast is in transformed space.
         if (!scores.min_volume.empty() && scores.min_volume[i] > 0) {
-          const float expected = scores.forecast.empty() ? 0.0f : inverse_transform(scores.forecast[p], scores.transform[i]);
+          const float expected =
+              scores.forecast.empty() ? 0.0f : inverse_transform(scores.forecast[p], scores.transform[i]);
           if (!(std::max(value, expected) >= scores.min_volume[i])) r = 0;
         }
         const int kind = m.last_value != 0.0f;

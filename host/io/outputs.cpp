@@ -190,7 +190,8 @@ ScoresWriter::ScoresWriter(const std::string& path, const std::vector<std::strin
     : out_(std::make_unique<AtomicFile>(path)) {
   std::string header = "timestamp";
   for (const auto& d : dims) header += "," + d;
-  header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score,z_local,z_calibrated,z_accumulated,z_baseline\n";
+  header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score,"
+            "z_local,z_calibrated,z_accumulated,z_baseline\n";
   out_->write(header);
 }
 

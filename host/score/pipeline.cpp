@@ -195,7 +195,8 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
                    EvidenceInput{data.values.data(), s.transform.data(), s.z.data(),
                                  s.z_base.empty() ? nullptr : s.z_base.data(), s.forecast.data(), T, N,
                                  static_cast<size_t>(s.params.points_per_day)},
-                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data(), s.z_baseline.data()});
+                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data(),
+                                  s.z_baseline.data()});
   s.evidence_seconds = since(t2);
 }
 

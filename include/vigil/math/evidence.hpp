@@ -21,33 +21,34 @@
 // Calibration. The forecast's z assumes a noise model; real series break it in both directions
 // (a bursty, mostly-zero count reaches |z| 200 on an ordinary burst, a smooth latency never
 // leaves |z| 1.5). Each series tracks the 90th percentile of its own |z| (stochastic quantile
-// tracking in log space) and the mean excess of |z| over it (the scale of an exponential tail,
+// tracking by factors, a step in log space) and the mean excess of |z| over it (the scale of an exponential tail,
 // learned from the exceedances alone, so it settles within a few dozen of them), which gives a
 // 99th percentile q99 = q90 + ln(10) x excess; |z| is mapped through both onto the standard
 // normal's: q90 -> 1.645, q99 -> 2.576, linear beyond. (Tracking q99 directly moves down by 1 %
-// of a step per point: from a wide start it needed ~9,000 points, a month at 5 minutes.) A series whose residuals are Gaussian keeps its z; a
-// heavy-tailed one has its tail shrunk; a smooth one has its z stretched, at most `max_gain`.
-// So one threshold means the same rarity on every series.
+// of a step per point: from a wide start it needed ~9,000 points, a month at 5 minutes.) A
+// series whose residuals are Gaussian keeps its z; a heavy-tailed one has its tail shrunk; a
+// smooth one has its z stretched, at most `max_gain`. So one threshold means the same rarity on
+// every series.
 //
-// Young models. The trackers start from a wide prior (`young_width` times the Gaussian values)
-// weighted as `prior_points` observations: while a series has little history its band is wide,
-// and it narrows as the series' own residuals take over. No blackout, no overconfident early z.
+// The trackers start wide (`young_width` times the Gaussian's q90) with the weight of
+// `prior_points` observations: while a series has little history its calibration is cautious,
+// and it narrows as the series' own residuals take over.
 //
 // Accumulated evidence. A sustained moderate deviation (z -3.5 for two hours) is as alarming as
 // one large point: an exponentially weighted mean of z (each point clipped at `clip`, so one
 // spike does not make a run), normalised to unit variance for independent points, and calibrated
 // against its own history in the same way (residuals are autocorrelated, so its raw spread is
 // wider than 1).
-#include <cmath>
-
-#include "vigil/math/hd.hpp"
-
+//
 // Slow baseline. The forecast's level follows a slow leak (a slide to -60 % over four hours is
 // half-learned as it happens), so its z stays moderate. What the level cannot hide is how far
 // the forecast itself has moved from where it stood at the same time of day before: the drift
 // f(t) - median(f(t - 1 day), f(t - 2 days), f(t - 7 days)) (those that exist), in transformed
 // space (a relative change for counts), calibrated against the series' own history of drifts. A
 // day-to-day swing the series always has is not evidence; a slide the level followed is.
+#include <cmath>
+
+#include "vigil/math/hd.hpp"
 
 namespace vigil {
 
@@ -87,7 +88,6 @@ struct EvidenceState {
   float age = 0;               // steps since the series' first valid value, as the forecast counts it
   float local_n = 0;           // valid values seen
   float local_mean = 0, local_var = 0;
-  float n = 0;                 // points with a z so far
   TailTracker q;               // |z|
   TailTracker aq;              // |accumulated| (raw)
   float mean = 0;              // EW mean of the clipped z
@@ -162,7 +162,6 @@ VIGIL_HD void track(TailTracker& t, float v, float steady_rate, float prior) {
 }  // namespace evidence_detail
 
 VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
-  s.n = 0;
   s.age = 0;
   evidence_detail::tail_init(s.q, evidence_detail::kGaussQ90 * p.young_width);
   evidence_detail::tail_init(s.aq, evidence_detail::kGaussQ90 * p.young_width);
@@ -248,8 +247,6 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   const float se = rate == p.accumulate_rate ? p.accumulate_se : sqrtf(rate / (2.0f - rate));
   const float acc_raw = s.mean / se;
   const float acc = calibrate(acc_raw, s.aq, z_unit);
-  // Cumulative rates while the history is shorter than the prior's weight plus the steady window.
-  s.n += 1.0f;
   track(s.q, z, p.quantile_rate, p.prior_points);
   track(s.aq, acc_raw, p.quantile_rate, p.prior_points);
   return EvidenceOut{local, c, acc, baseline};

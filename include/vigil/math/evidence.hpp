@@ -48,6 +48,7 @@
 // day-to-day swing the series always has is not evidence; a slide the level followed is.
 #include <cmath>
 
+#include "vigil/math/forecast.hpp"  // min_f, max_f, clampf: the math's one min/max
 #include "vigil/math/hd.hpp"
 
 namespace vigil {
@@ -67,13 +68,6 @@ struct EvidenceParams {
   float drift_prior = 0.05f; // a young series' typical day-to-day drift (transformed units): its start q90 / 1.645
   float drift_unit = 0.01f;  // the smallest q90 of a drift: a 1 % day-to-day swing
 };
-
-namespace evidence_detail {
-// Inline max/min for finite operands: libm's fmaxf is a call on the host (its NaN rules keep
-// g++ from inlining it), one per use in a per-point loop.
-VIGIL_HD float max_of(float a, float b) { return a > b ? a : b; }
-VIGIL_HD float min_of(float a, float b) { return a < b ? a : b; }
-}  // namespace evidence_detail
 
 // A series' own tail of |v|: q90 and the mean excess over q90 (see "Calibration").
 struct TailTracker {
@@ -126,8 +120,8 @@ VIGIL_HD void tail_init(TailTracker& t, float q90) {
 // (a z never stretched more than max_gain; a drift in its own units).
 VIGIL_HD float calibrate(float v, const TailTracker& t, float unit) {
   const float a = fabsf(v);
-  const float q90 = evidence_detail::max_of(t.q90, unit);
-  const float tail = evidence_detail::max_of(kLn10 * t.excess, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
+  const float q90 = max_f(t.q90, unit);
+  const float tail = max_f(kLn10 * t.excess, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
   const float c = a <= q90 ? a * (kGaussQ90 / q90) : kGaussQ90 + (a - q90) * ((kGaussQ99 - kGaussQ90) / tail);
   return v < 0 ? -c : c;
 }
@@ -151,12 +145,12 @@ VIGIL_HD void track(TailTracker& t, float v, float steady_rate, float prior) {
     // Each excess counts at most 4x the current mean: an incident's run of large values widens
     // the tail by a bounded step per point, not at once.
     const float rate = filling_rate(t.exceeded + 0.1f * prior, 2.0f * steady_rate);
-    t.excess += rate * (evidence_detail::min_of(a - t.q90, 4.0f * t.excess) - t.excess);
-    t.q90 *= 1.0f + 0.9f * evidence_detail::min_of(step, 1.0f);
+    t.excess += rate * (min_f(a - t.q90, 4.0f * t.excess) - t.excess);
+    t.q90 *= 1.0f + 0.9f * min_f(step, 1.0f);
   } else {
-    t.q90 *= 1.0f - 0.1f * evidence_detail::min_of(step, 1.0f);
+    t.q90 *= 1.0f - 0.1f * min_f(step, 1.0f);
   }
-  t.q90 = evidence_detail::max_of(t.q90, 1e-9f);
+  t.q90 = max_f(t.q90, 1e-9f);
 }
 
 }  // namespace evidence_detail
@@ -174,8 +168,7 @@ VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
 // The reference of the slow baseline: the median of the earlier forecasts that exist (NaN: none).
 VIGIL_HD float median_of_present(float a, float b, float c) {
   const bool ha = a == a, hb = b == b, hc = c == c;
-  using evidence_detail::max_of, evidence_detail::min_of;
-  if (ha && hb && hc) return max_of(min_of(a, b), min_of(max_of(a, b), c));
+  if (ha && hb && hc) return max_f(min_f(a, b), min_f(max_f(a, b), c));
   if (ha && hb) return 0.5f * (a + b);
   if (ha && hc) return 0.5f * (a + c);
   if (hb && hc) return 0.5f * (b + c);
@@ -197,7 +190,7 @@ VIGIL_HD float baseline_step(const EvidenceParams& p, EvidenceState& s, float f,
 VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count) {
   if (x != x) return NAN;
   float sd = sqrtf(s.local_var);
-  if (is_count) sd = evidence_detail::max_of(sd, sqrtf(evidence_detail::max_of(s.local_mean, 1.0f)));
+  if (is_count) sd = max_f(sd, sqrtf(max_f(s.local_mean, 1.0f)));
   const bool warm = s.local_n >= p.local_warm;
   const float out = warm && sd > 0 ? (x - s.local_mean) / sd : NAN;
   if (s.local_n == 0) {
@@ -205,7 +198,7 @@ VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bo
   } else {
     const float rate = evidence_detail::filling_rate(s.local_n + 1.0f, p.local_rate);
     float d = x - s.local_mean;
-    if (warm && sd > 0) d = evidence_detail::min_of(evidence_detail::max_of(d, -3.0f * sd), 3.0f * sd);
+    if (warm && sd > 0) d = min_f(max_f(d, -3.0f * sd), 3.0f * sd);
     s.local_mean += rate * d;
     s.local_var = (1.0f - rate) * (s.local_var + rate * d * d);
   }
@@ -223,7 +216,7 @@ VIGIL_HD void earlier_forecasts(const float* forecast, size_t t, size_t i, size_
 // The factor a young z is divided by (1 once mature), then the series' age moves on a step.
 VIGIL_HD float young_widening(const EvidenceParams& p, EvidenceState& s, float x) {
   const float ahead = p.young_until - s.age;  // steps of learning still ahead
-  const float widen = ahead > 0 ? 1.0f + evidence_detail::max_of(ahead * p.young_slope, 0.0f) : 1.0f;
+  const float widen = ahead > 0 ? 1.0f + max_f(ahead * p.young_slope, 0.0f) : 1.0f;
   s.age = s.age == 0.0f ? (x == x ? 1.0f : 0.0f) : s.age + 1.0f;
   return widen;
 }
@@ -238,7 +231,7 @@ VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, fl
   const float baseline = baseline_step(p, s, f, earlier);
   const float z_unit = kGaussQ90 / p.max_gain;
   const float c = calibrate(z, s.q, z_unit);
-  const float cc = evidence_detail::min_of(evidence_detail::max_of(z, -p.clip), p.clip);
+  const float cc = clampf(z, -p.clip, p.clip);
   // The mean fills as a cumulative average, then moves at its steady rate; its standard error
   // for independent unit points normalises it.
   s.mean_n += 1.0f;

@@ -26,7 +26,7 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
   const uint32_t min_points = static_cast<uint32_t>(
       std::max(2.0, std::ceil(det.min_duration_minutes * 60.0 / static_cast<double>(data.step))));
   const uint32_t gap = static_cast<uint32_t>(det.merge_gap_points);
-  const uint32_t young_until = static_cast<uint32_t>(scores.params.min_history_steps);
+  const uint32_t learning = static_cast<uint32_t>(scores.params.min_history_steps);
 
   // A point is past the threshold on its own z, or on the accumulated evidence while its own z
   // deviates the same way by at least `support_z` (a sustained moderate deviation: a 35 % drop
@@ -95,8 +95,9 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
           std::nth_element(rel.begin(), rel.begin() + rel.size() / 2, rel.end());
           e.impact = rel[rel.size() / 2];
         }
-        // A young model (series time counted from the grid's start) needs twice the change.
-        const double min_impact = e.first < young_until ? 2 * det.min_impact : det.min_impact;
+        // A young model (still learning: see Scores::first_value) needs twice the change.
+        const uint32_t born = scores.first_value.empty() ? 0 : scores.first_value[e.series];
+        const double min_impact = e.first < born + learning ? 2 * det.min_impact : det.min_impact;
         if (policy_ok && (transform == kIdentity || std::fabs(e.impact) >= min_impact)) found[b].push_back(e);
       }
       r.open = false;

@@ -135,6 +135,14 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
   }
   s.transform = rules->transform;
   s.has_data = rules->has_data;
+  // Most series have a value in the first rows: the scan stops once every series has one.
+  s.first_value.assign(N, static_cast<uint32_t>(T));
+  for (size_t t = 0, missing = N; t < T && missing > 0; ++t)
+    for (size_t i = 0; i < N; ++i)
+      if (s.first_value[i] == T && std::isfinite(data.values[t * N + i])) {
+        s.first_value[i] = static_cast<uint32_t>(t);
+        --missing;
+      }
   s.direction = rules->direction;
   s.threshold = rules->threshold;
   s.min_volume = rules->min_volume;

@@ -173,8 +173,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
 
     const auto td = SteadyClock::now();
     // A series counts as too short when it has data but not a single scored point to alarm on.
-    // A point is scored by a young model while its series' age (steps since its first value, as
-    // the forecast counts it) is short of the learning phase.
+    // A point is scored by a young model while its series is still learning (Scores::first_value).
     std::vector<uint8_t> any_scored(n, 0);
     size_t young = 0;
     const size_t learning = static_cast<size_t>(scores.params.min_history_steps);
@@ -182,14 +181,11 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : young)
     for (size_t i0 = 0; i0 < n; i0 += kBlock) {
       const size_t i1 = std::min(n, i0 + kBlock);
-      std::vector<size_t> first_value(i1 - i0, SIZE_MAX);
-      for (size_t t = 0; t < T; ++t)
+      for (size_t t = score_from; t < T; ++t)
         for (size_t i = i0; i < i1; ++i) {
-          size_t& first = first_value[i - i0];
-          if (first == SIZE_MAX && std::isfinite(data.values[t * n + i])) first = t;
-          const bool scored = t >= score_from && !std::isnan(scores.z[t * n + i]);
+          const bool scored = !std::isnan(scores.z[t * n + i]);
           any_scored[i] |= scored;
-          young += scored && t < first + learning;
+          young += scored && t < scores.first_value[i] + learning;
         }
     }
     r.young_points += young;

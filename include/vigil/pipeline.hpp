@@ -17,6 +17,10 @@ struct Scores {
   ForecastParams params;
   std::vector<uint8_t> transform;      // [N], TransformCode
   std::vector<uint8_t> has_data;       // [N], 1 when the series has a valid value
+  // [N], the step of the series' first valid value (T when none): its model's age, as the
+  // forecast counts it, is t - first_value[i], so its model is young while that is short of
+  // params.min_history_steps.
+  std::vector<uint32_t> first_value;
   std::vector<uint8_t> direction;      // [N], Direction of the series' metric
   std::vector<float> threshold;        // [N]
   std::vector<float> min_volume;       // [N], the metric's policy (0: none)

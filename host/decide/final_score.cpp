@@ -83,16 +83,18 @@ std::vector<float> final_scores(const Dataset& data, const Scores& scores, const
           }
           m.last_value = value;
         }
-        if (std::isnan(z) && std::isnan(local)) continue;  // neither opens nor closes an excursion
+        // No z yet (or a missing point): no score, and an excursion neither opens nor closes. The
+        // local evidence counts only where the forecast agrees, so it never scores alone.
+        if (std::isnan(z)) continue;
         const Direction dir = static_cast<Direction>(scores.direction[i]);
         auto allowed = [dir](float v) {
           return std::max(dir == Direction::Drop ? -v : dir == Direction::Spike ? v : std::fabs(v), 0.0f);
         };
-        const float forecast_r = std::isnan(z) ? 0.0f : allowed(z) / scores.threshold[i];
+        const float forecast_r = allowed(z) / scores.threshold[i];
         // The local evidence counts where the forecast agrees that something is off (same sign,
         // |calibrated z| >= local_gate_z): a daily ramp is steep against the last hours but not
         // against the seasonal forecast.
-        const bool agrees = !std::isnan(z) && std::fabs(z) >= local_gate && (z < 0) == (local < 0);
+        const bool agrees = !std::isnan(local) && std::fabs(z) >= local_gate && (z < 0) == (local < 0);
         const float local_r = agrees ? allowed(local) / local_threshold : 0.0f;
         float r = std::max(forecast_r, local_r);  // evidence in thresholds
         // The metric's alarm policy: below its volume floor nothing is actionable (a spike of a

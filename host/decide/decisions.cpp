@@ -28,9 +28,14 @@ float others_cell_z(const Scores& s, size_t i, size_t t) {
   return n ? static_cast<float>(sum / n) : NAN;
 }
 
+// The last step of an episode's onset, the first `onset_points` points the rules read.
+uint32_t onset_end_of(const Episode& e, const Config& config) {
+  return std::min(e.last, e.first + static_cast<uint32_t>(config.decisions.onset_points) - 1);
+}
+
 void gather_evidence(const Dataset& data, const Scores& s, const Config& config, Episode& e) {
   const size_t N = data.N(), i = e.series;
-  const uint32_t onset_end = std::min(e.last, e.first + static_cast<uint32_t>(config.decisions.onset_points) - 1);
+  const uint32_t onset_end = onset_end_of(e, config);
   const float dir = sign_of(e.direction);
   auto max_over = [&](const std::vector<float>& v, uint32_t t0, uint32_t t1, float sign) {
     float best = NAN;
@@ -110,8 +115,7 @@ void decide_episodes(const Dataset& data, const Scores& scores, const Config& co
     if (large && sustained) continue;  // the hard ceiling: raised whatever the rules say
     // A scheduled event seen for the first time, with no expected impact given: its deviation at
     // the onset is the event's own effect, which the next occurrences learn. Kept in the ledger.
-    const uint32_t onset_end = std::min(e.last, e.first + static_cast<uint32_t>(d.onset_points) - 1);
-    if (config.mechanisms.events && unknown_event_effect(scores.events, e.series, e.first, onset_end)) {
+    if (config.mechanisms.events && unknown_event_effect(scores.events, e.series, e.first, onset_end_of(e, config))) {
       e.decision = "suppressed";
       e.reason = "anticipated_event";
       continue;

@@ -41,18 +41,16 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
   const std::vector<float>* baseline =
       z_in || scores.z_baseline.empty() || det.baseline_support_z <= 0 ? nullptr : &scores.z_baseline;
   const float baseline_support = static_cast<float>(det.baseline_support_z);
+  // Evidence `v` past the threshold that the point's own z supports: at least `need`, the same way.
+  auto supported = [](float v, float zk, float thr, float need) {
+    return std::fabs(v) >= thr && std::fabs(zk) >= need && (v < 0) == (zk < 0);
+  };
   auto past_at = [&](size_t k, float thr) -> std::pair<bool, bool> {
     const float zk = z_all[k];
-    if (std::fabs(zk) >= thr) return {true, zk < 0};  // false for NaN
-    if (accumulated) {
-      const float a = (*accumulated)[k];
-      if (std::fabs(a) >= thr && std::fabs(zk) >= support && (a < 0) == (zk < 0)) return {true, zk < 0};
-    }
-    if (baseline) {
-      const float b = (*baseline)[k];
-      if (std::fabs(b) >= thr && std::fabs(zk) >= baseline_support && (b < 0) == (zk < 0)) return {true, zk < 0};
-    }
-    return {false, zk < 0};
+    const bool past = std::fabs(zk) >= thr ||  // false for NaN
+                      (accumulated && supported((*accumulated)[k], zk, thr, support)) ||
+                      (baseline && supported((*baseline)[k], zk, thr, baseline_support));
+    return {past, zk < 0};
   };
 
   constexpr size_t kBlock = 256;  // series per task: time-major rows stay in cache

@@ -218,7 +218,7 @@ Config read_config(const std::string& path) {
   }
   if (const json* es = section(doc, "evidence",
                                {"local_hours", "local_threshold", "local_gate_z", "calibration_points",
-                                "young_points", "young_width", "max_gain", "accumulate_minutes",
+                                "prior_points", "prior_width", "max_gain", "accumulate_minutes",
                                 "clip_z"},
                                path)) {
     const json& f = *es;
@@ -227,8 +227,8 @@ Config read_config(const std::string& path) {
     read_number(f, "local_threshold", e.local_threshold, 0.1, 1e6, path);
     read_number(f, "local_gate_z", e.local_gate_z, 0, 1e6, path);
     read_number(f, "calibration_points", e.calibration_points, 1, 1e9, path);
-    read_number(f, "young_points", e.young_points, 0, 1e9, path);
-    read_number(f, "young_width", e.young_width, 1, 100, path);
+    read_number(f, "prior_points", e.prior_points, 0, 1e9, path);
+    read_number(f, "prior_width", e.prior_width, 1, 100, path);
     read_number(f, "max_gain", e.max_gain, 1, 100, path);
     read_number(f, "accumulate_minutes", e.accumulate_minutes, 0, 1e6, path);
     read_number(f, "clip_z", e.clip_z, 0.5, 1e6, path);
@@ -330,8 +330,8 @@ std::string config_json(const Config& c) {
                    {"local_threshold", e.local_threshold},
                    {"local_gate_z", e.local_gate_z},
                    {"calibration_points", e.calibration_points},
-                   {"young_points", e.young_points},
-                   {"young_width", e.young_width},
+                   {"prior_points", e.prior_points},
+                   {"prior_width", e.prior_width},
                    {"max_gain", e.max_gain},
                    {"accumulate_minutes", e.accumulate_minutes},
                    {"clip_z", e.clip_z}};

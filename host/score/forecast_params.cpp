@@ -39,7 +39,8 @@ ForecastParams make_forecast_params(const ForecastSettings& s, int64_t start, in
   // the weekly model, a full week plus a day (the first weekend is pattern, not anomaly).
   const double history_days = s.min_history_days > 0 ? s.min_history_days : (p.weekly_knots ? 8.0 : 2.0);
   p.min_history_steps = std::max(p.warmup_steps + 1, static_cast<int>(std::lround(history_days * per_day)));
-  // Young z (from the second day) is reported: the evidence stage's calibration starts wide.
+  // z is reported from the second day; the evidence stage widens it by young_slope per step of
+  // learning still ahead (young_width at the first reported point).
   p.report_from_steps =
       std::clamp(static_cast<int>(std::lround(s.score_from_days * per_day)), p.warmup_steps + 1, p.min_history_steps);
   p.young_slope = p.min_history_steps > p.report_from_steps

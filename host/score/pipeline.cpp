@@ -48,8 +48,8 @@ EvidenceParams make_evidence_params(const EvidenceSettings& s, const ForecastPar
   auto rate = [](double points) { return static_cast<float>(1.0 - std::exp(-1.0 / std::max(points, 1.0))); };
   EvidenceParams p;
   p.quantile_rate = static_cast<float>(1.0 / s.calibration_points);
-  p.prior_points = static_cast<float>(s.young_points);
-  p.young_width = static_cast<float>(s.young_width);
+  p.prior_points = static_cast<float>(s.prior_points);
+  p.prior_width = static_cast<float>(s.prior_width);
   p.max_gain = static_cast<float>(s.max_gain);
   p.accumulate_rate = rate(std::max(3.0, s.accumulate_minutes * 60.0 / static_cast<double>(step)));
   p.accumulate_se = std::sqrt(p.accumulate_rate / (2.0f - p.accumulate_rate));

@@ -65,8 +65,8 @@ struct EvidenceSettings {
   double local_threshold = 4;      // |local evidence| worth one threshold in the final score
   double local_gate_z = 0.5;       // |calibrated z| of the same sign the local evidence needs to count
   double calibration_points = 500;  // memory of the |z| quantile trackers, in points
-  double young_points = 50;        // weight of the wide prior, in points
-  double young_width = 2.0;        // the prior's band, in multiples of a Gaussian's
+  double prior_points = 50;        // weight of the calibration's wide start, in points
+  double prior_width = 2.0;        // that start, in multiples of a Gaussian's q90
   double max_gain = 1.5;           // largest stretch of a smooth series' z
   double accumulate_minutes = 60;  // window of the accumulated evidence (at least 3 points)
   double clip_z = 6;               // |calibrated z| a point adds to it at most

@@ -18,7 +18,7 @@ TEST(Config, ReadsEverySection) {
     "peers": {"deviating_z": 3, "correlation_hours": 4, "event_shrink_occurrences": 2},
     "support_z": 2.5, "baseline_support_z": 0,
     "evidence": {"local_hours": 6, "local_threshold": 5, "local_gate_z": 1, "calibration_points": 1000,
-                 "young_points": 10, "young_width": 3, "max_gain": 2, "accumulate_minutes": 120, "clip_z": 5}})");
+                 "prior_points": 10, "prior_width": 3, "max_gain": 2, "accumulate_minutes": 120, "clip_z": 5}})");
   const Config c = read_config(tmp.file("c.json"));
   EXPECT_EQ(c.detection.threshold, 6);
   EXPECT_EQ(c.detection.min_duration_minutes, 20);
@@ -43,8 +43,8 @@ TEST(Config, ReadsEverySection) {
   EXPECT_EQ(c.evidence.local_threshold, 5);
   EXPECT_EQ(c.evidence.local_gate_z, 1);
   EXPECT_EQ(c.evidence.calibration_points, 1000);
-  EXPECT_EQ(c.evidence.young_points, 10);
-  EXPECT_EQ(c.evidence.young_width, 3);
+  EXPECT_EQ(c.evidence.prior_points, 10);
+  EXPECT_EQ(c.evidence.prior_width, 3);
   EXPECT_EQ(c.evidence.max_gain, 2);
   EXPECT_EQ(c.evidence.accumulate_minutes, 120);
   EXPECT_EQ(c.evidence.clip_z, 5);

@@ -85,7 +85,7 @@ TEST(EvidenceMath, YoungWideningEasesToNoneAtMaturity) {
   for (int t = 6; t < 110; ++t) EXPECT_LE(w[t], w[t - 1]) << "widening must ease monotonically, step " << t;
 }
 
-// The prior is meant to weigh `young_points` (50) points; 5000 Gaussian points are 100 times
+// The prior is meant to weigh `prior_points` (50) points; 5000 Gaussian points are 100 times
 // that. (A q99 tracked directly moved down by 1 % of a step per point and needed ~9000 points to
 // leave the wide prior; the tail is now q90 plus a mean excess, learned from exceedances.)
 TEST(EvidenceMath, CalibrationShrinksAHeavyTailAndKeepsAGaussian) {

@@ -30,7 +30,7 @@
 // smooth one has its z stretched, at most `max_gain`. So one threshold means the same rarity on
 // every series.
 //
-// The trackers start wide (`young_width` times the Gaussian's q90) with the weight of
+// The trackers start wide (`prior_width` times the Gaussian's q90) with the weight of
 // `prior_points` observations: while a series has little history its calibration is cautious,
 // and it narrows as the series' own residuals take over.
 //
@@ -60,7 +60,7 @@ struct EvidenceParams {
   float local_warm = 0;      // points before the local evidence is reported
   float quantile_rate = 0;   // steady per-point rate of the quantile trackers
   float prior_points = 0;    // weight of the wide prior, in points
-  float young_width = 0;     // the prior's quantiles, in multiples of the Gaussian's
+  float prior_width = 0;     // the trackers' start, in multiples of the Gaussian's q90
   float max_gain = 0;        // largest stretch of a smooth series' z
   float accumulate_rate = 0;  // per-point rate of the accumulated evidence's mean
   float accumulate_se = 0;    // its standard error at that rate, sqrt(rate / (2 - rate))
@@ -157,8 +157,8 @@ VIGIL_HD void track(TailTracker& t, float v, float steady_rate, float prior) {
 
 VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
   s.age = 0;
-  evidence_detail::tail_init(s.q, evidence_detail::kGaussQ90 * p.young_width);
-  evidence_detail::tail_init(s.aq, evidence_detail::kGaussQ90 * p.young_width);
+  evidence_detail::tail_init(s.q, evidence_detail::kGaussQ90 * p.prior_width);
+  evidence_detail::tail_init(s.aq, evidence_detail::kGaussQ90 * p.prior_width);
   s.mean = 0;
   s.mean_n = 0;
   s.local_n = s.local_mean = s.local_var = 0;

@@ -24,6 +24,34 @@
 namespace vigil {
 namespace {
 
+// The reference: forecast_point called series by series, time by time, single-threaded; the
+// outputs in ForecastOutput's order. score_dataset's z is the forecast's, widened by the evidence
+// stage while the model is young, so the reference widens it alike.
+void scalar_reference(const Dataset& d, const Scores& s, std::vector<float> (&out)[5]) {
+  const ForecastParams& p = s.params;
+  const size_t N = d.N();
+  for (auto& o : out) o.assign(d.T * N, 0);
+  std::vector<float> st(static_cast<size_t>(state_floats(p)));
+  const EventPlan& ev = s.events;
+  const EvidenceParams young = make_evidence_params(Config{}.evidence, p);
+  for (size_t i = 0; i < N; ++i) {
+    StateRef state{st.data(), 1};
+    init_state(p, state);
+    EvidenceState age;
+    evidence_init(young, age);
+    const uint32_t n_events = ev.empty() ? 0 : ev.offsets[i + 1] - ev.offsets[i];
+    for (size_t t = 0; t < d.T; ++t) {
+      const PointScore r =
+          forecast_point(p, state, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i], s.transform[i],
+                         n_events ? ev.entries.data() + ev.offsets[i] : nullptr, n_events,
+                         static_cast<uint32_t>(t), false);
+      const float widen = young_widening(young, age, d.values[t * N + i]);
+      const float values[5] = {r.forecast, r.z / widen, r.z_base / widen, r.z_derivative, r.z_volatility};
+      for (int o = 0; o < 5; ++o) out[o][t * N + i] = values[o];
+    }
+  }
+}
+
 class BackendParity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -31,37 +59,11 @@ class BackendParity : public ::testing::TestWithParam<std::string> {
     if (!backend_) GTEST_SKIP() << "no CUDA device: the CUDA backend is compiled but not run here";
   }
 
-  // The reference: forecast_point called series by series, time by time, single-threaded.
-  static void reference(const ForecastParams& p, const Dataset& d, const Scores& s, std::vector<float> (&out)[5]) {
-    const size_t N = d.N();
-    for (auto& o : out) o.assign(d.T * N, 0);
-    std::vector<float> st(static_cast<size_t>(state_floats(p)));
-    const EventPlan& ev = s.events;
-    // score_dataset's z is the forecast's, widened by the evidence stage while the model is young.
-    const EvidenceParams young = make_evidence_params(Config{}.evidence, p);
-    for (size_t i = 0; i < N; ++i) {
-      StateRef state{st.data(), 1};
-      init_state(p, state);
-      EvidenceState age;
-      evidence_init(young, age);
-      const uint32_t n_events = ev.empty() ? 0 : ev.offsets[i + 1] - ev.offsets[i];
-      for (size_t t = 0; t < d.T; ++t) {
-        const PointScore r =
-            forecast_point(p, state, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i], s.transform[i],
-                           n_events ? ev.entries.data() + ev.offsets[i] : nullptr, n_events,
-                           static_cast<uint32_t>(t), false);
-        const float widen = young_widening(young, age, d.values[t * N + i]);
-        const float values[5] = {r.forecast, r.z / widen, r.z_base / widen, r.z_derivative, r.z_volatility};
-        for (int o = 0; o < 5; ++o) out[o][t * N + i] = values[o];
-      }
-    }
-  }
-
   void expect_parity(const Dataset& d, const EventSchedule* schedule = nullptr) {
     const Scores s = score_dataset(d, Config{}, *backend_, schedule);
     if (schedule) ASSERT_FALSE(s.events.empty());
     std::vector<float> ref[5];
-    reference(s.params, d, s, ref);
+    scalar_reference(d, s, ref);
     const std::vector<float>* got[5] = {&s.forecast, &s.z, s.z_base.empty() ? nullptr : &s.z_base, &s.z_derivative,
                                         &s.z_volatility};
     const char* names[5] = {"forecast", "z", "z_base", "z_derivative", "z_volatility"};
@@ -169,28 +171,13 @@ TEST(CpuVectorPaths, EqualTheScalarStepBitForBit) {
     auto backend = make_cpu_backend();
     const Scores s = score_dataset(d, Config{}, *backend, &schedule);
     ASSERT_FALSE(s.events.empty());
-    const ForecastParams& p = s.params;
-    std::vector<float> st(static_cast<size_t>(state_floats(p)));
+    std::vector<float> want[5];
+    scalar_reference(d, s, want);
+    const std::vector<float>* got[5] = {&s.forecast, &s.z, &s.z_base, &s.z_derivative, &s.z_volatility};
     size_t differ = 0;
-    const EvidenceParams young = make_evidence_params(Config{}.evidence, p);
-    for (size_t i = 0; i < N; ++i) {
-      StateRef state{st.data(), 1};
-      init_state(p, state);
-      EvidenceState age;
-      evidence_init(young, age);
-      const uint32_t n_events = s.events.offsets[i + 1] - s.events.offsets[i];
-      for (size_t t = 0; t < d.T; ++t) {
-        const PointScore r = forecast_point(p, state, clock_at(p, static_cast<int64_t>(t)), d.values[t * N + i],
-                                            s.transform[i], s.events.entries.data() + s.events.offsets[i], n_events,
-                                            static_cast<uint32_t>(t), false);
-        const float widen = young_widening(young, age, d.values[t * N + i]);
-        const float want[5] = {r.forecast, r.z / widen, r.z_base / widen, r.z_derivative, r.z_volatility};
-        const float got[5] = {s.forecast[t * N + i], s.z[t * N + i], s.z_base[t * N + i],
-                              s.z_derivative[t * N + i], s.z_volatility[t * N + i]};
-        for (int o = 0; o < 5; ++o)
-          differ += !(want[o] == got[o] || (std::isnan(want[o]) && std::isnan(got[o])));
-      }
-    }
+    for (int o = 0; o < 5; ++o)
+      for (size_t k = 0; k < want[o].size(); ++k)
+        differ += !(want[o][k] == (*got[o])[k] || (std::isnan(want[o][k]) && std::isnan((*got[o])[k])));
     EXPECT_EQ(differ, 0u) << "VIGIL_CPU_ISA=" << cap;
   }
   if (before) setenv("VIGIL_CPU_ISA", saved.c_str(), 1);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "vigil/backend.hpp"
@@ -34,6 +35,18 @@ struct BlockRow {
   const float* effect;  // event effects (kEvents)
   const float* frozen;  // 1: frozen (kEvents)
   ForecastOutput out;   // every output set (rows not asked for point to scratch)
+};
+
+// One time step of a block in the evidence stage: rows of the [T][N] arrays at the block's first
+// series, and the earlier days' forecast rows (null before the array starts).
+struct EvidenceRow {
+  const float* x;
+  const float* count;   // 1 for a count series (the local evidence's Poisson floor), else 0
+  float* z;             // widened in place while the model is young
+  float* z_base;        // null without events
+  const float* forecast;
+  const float* earlier[3];  // 1, 2 and 7 days back
+  EvidenceOutput out;
 };
 
 }  // namespace
@@ -70,6 +83,44 @@ struct BlockRow {
       store(r.out.z_derivative + j, s.z_derivative);                                                         \
       store(r.out.z_volatility + j, s.z_volatility);                                                         \
     }                                                                                                        \
+  }                                                                                                          \
+  /* The evidence stage over a block's row: W series a lane, the remainder one at a time (the same */         \
+  /* template on float). The block's state rows (EvidenceStateOf's fields in order) lie kBlock apart. */       \
+  template <class V>                                                                                         \
+  inline __attribute__((always_inline)) V get(const float* q) {                                              \
+    if constexpr (std::is_same<V, float>::value) return *q; else return load(q);                             \
+  }                                                                                                          \
+  template <class V>                                                                                         \
+  inline __attribute__((always_inline)) void put(float* q, V v) {                                            \
+    if constexpr (std::is_same<V, float>::value) *q = v; else store(q, v);                                   \
+  }                                                                                                          \
+  template <class V>                                                                                         \
+  inline __attribute__((always_inline)) void evidence_lanes(const EvidenceParams& p, float* state, size_t j,  \
+                                                             const EvidenceRow& r) {                          \
+    constexpr int S = EvidenceStateOf<V>::kStateFloats;                                                      \
+    EvidenceStateOf<V> s;                                                                                    \
+    V* field = reinterpret_cast<V*>(&s);                                                                     \
+    for (int k = 0; k < S; ++k) field[k] = get<V>(state + static_cast<size_t>(k) * kBlock + j);              \
+    const V x = get<V>(r.x + j);                                                                             \
+    const V widen = young_widening_t(p, s, x);                                                               \
+    const V z = get<V>(r.z + j) / widen;                                                                     \
+    put(r.z + j, z);                                                                                         \
+    if (r.z_base) put(r.z_base + j, get<V>(r.z_base + j) / widen);                                           \
+    V earlier[3];                                                                                            \
+    for (int k = 0; k < 3; ++k) earlier[k] = r.earlier[k] ? get<V>(r.earlier[k] + j) : splat<V>(NAN);        \
+    const EvidenceOutOf<V> o =                                                                               \
+        evidence_step_t(p, s, x, get<V>(r.count + j) != 0.0f, z, get<V>(r.forecast + j), earlier);           \
+    put(r.out.local + j, o.local);                                                                           \
+    put(r.out.calibrated + j, o.calibrated);                                                                 \
+    put(r.out.accumulated + j, o.accumulated);                                                               \
+    put(r.out.baseline + j, o.baseline);                                                                     \
+    for (int k = 0; k < S; ++k) put(state + static_cast<size_t>(k) * kBlock + j, field[k]);                  \
+  }                                                                                                          \
+  inline void evidence_rows(const EvidenceParams& params, float* state, size_t n, const EvidenceRow& r) {    \
+    const EvidenceParams p = params;                                                                         \
+    size_t j = 0;                                                                                            \
+    for (; j + W <= n; j += W) evidence_lanes<F>(p, state, j, r);                                            \
+    for (; j < n; ++j) evidence_lanes<float>(p, state, j, r);                                                \
   }
 
 // SSE2 (elsewhere than x86-64, the 4-float vectors of the target): the header's own copy of the
@@ -86,6 +137,7 @@ VIGIL_CPU_STEP_ROWS(4)
 namespace vigil::cpu_avx2 {
 #define VIGIL_FORECAST_LANES_AGAIN
 #include "vigil/math/forecast.hpp"
+#include "vigil/math/evidence.hpp"
 #undef VIGIL_FORECAST_LANES_AGAIN
 VIGIL_CPU_STEP_ROWS(8)
 }  // namespace vigil::cpu_avx2
@@ -98,6 +150,7 @@ namespace vigil::cpu_avx512 {
 #define VIGIL_FORECAST_LANES_AGAIN
 #define VIGIL_FORECAST_LANES_AVX512
 #include "vigil/math/forecast.hpp"
+#include "vigil/math/evidence.hpp"
 #undef VIGIL_FORECAST_LANES_AVX512
 #undef VIGIL_FORECAST_LANES_AGAIN
 VIGIL_CPU_STEP_ROWS(16)
@@ -133,6 +186,15 @@ void step_block(Isa isa, const ForecastParams& p, const Clock& c, float* state, 
 #endif
   (void)isa;
   cpu_sse2::step_rows<kWeekly, kEvents>(p, c, state, n, r);
+}
+
+void evidence_block(Isa isa, const EvidenceParams& p, float* state, size_t n, const EvidenceRow& r) {
+#ifdef VIGIL_CPU_WIDE_VECTORS
+  if (isa == Isa::kAvx512) return cpu_avx512::evidence_rows(p, state, n, r);
+  if (isa == Isa::kAvx2) return cpu_avx2::evidence_rows(p, state, n, r);
+#endif
+  (void)isa;
+  cpu_sse2::evidence_rows(p, state, n, r);
 }
 
 constexpr uint32_t kNever = 0xffffffffu;
@@ -176,30 +238,36 @@ class CpuBackend final : public Backend {
     peers_cpu(params, in, out, threads_);
   }
 
-  // A block of series walks through time together, so each row's reads and writes are contiguous.
+  // A block of series walks through time together, W series a lane, so each row's reads and writes
+  // are contiguous; the block's state stays in cache.
   void evidence(const EvidenceParams& params, const EvidenceInput& in, const EvidenceOutput& out) override {
     const size_t T = in.T, N = in.N;
-    constexpr size_t kBlock = 256;
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
-    for (size_t i0 = 0; i0 < N; i0 += kBlock) {
-      const size_t i1 = std::min(N, i0 + kBlock);
-      EvidenceState state[kBlock];
-      for (size_t i = i0; i < i1; ++i) evidence_init(params, state[i - i0]);
-      for (size_t t = 0; t < T; ++t)
-        for (size_t i = i0; i < i1; ++i) {
-          const size_t p = t * N + i;
-          float earlier[3];
-          earlier_forecasts(in.forecast, t, i, N, in.per_day, earlier);
-          const float widen = young_widening(params, state[i - i0], in.values[p]);
-          in.z[p] /= widen;
-          if (in.z_base) in.z_base[p] /= widen;
-          const EvidenceOut o = evidence_step(params, state[i - i0], in.values[p], in.transform[i] == kCount, in.z[p],
-                                              in.forecast[p], earlier);
-          out.local[p] = o.local;
-          out.calibrated[p] = o.calibrated;
-          out.accumulated[p] = o.accumulated;
-          out.baseline[p] = o.baseline;
+    if (T == 0 || N == 0) return;
+    const size_t blocks = (N + kBlock - 1) / kBlock;
+    const Isa isa = cpu_isa();
+    EvidenceState start;
+    evidence_init(params, start);
+    const float* start_field = reinterpret_cast<const float*>(&start);
+    const size_t lags[3] = {in.per_day, 2 * in.per_day, 7 * in.per_day};
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> state(static_cast<size_t>(EvidenceState::kStateFloats) * kBlock), count(kBlock);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t b = 0; b < blocks; ++b) {
+        const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
+        for (int k = 0; k < EvidenceState::kStateFloats; ++k)
+          std::fill_n(state.data() + static_cast<size_t>(k) * kBlock, kBlock, start_field[k]);
+        for (size_t j = 0; j < n; ++j) count[j] = in.transform[i0 + j] == kCount ? 1.0f : 0.0f;
+        for (size_t t = 0; t < T; ++t) {
+          const size_t row = t * N + i0;
+          EvidenceRow r{in.values + row, count.data(), in.z + row, in.z_base ? in.z_base + row : nullptr,
+                        in.forecast + row, {nullptr, nullptr, nullptr},
+                        EvidenceOutput{out.local + row, out.calibrated + row, out.accumulated + row, out.baseline + row}};
+          for (int k = 0; k < 3; ++k)
+            if (in.per_day > 0 && t >= lags[k]) r.earlier[k] = in.forecast + row - lags[k] * N;
+          evidence_block(isa, params, state.data(), n, r);
         }
+      }
     }
   }
 

@@ -48,7 +48,7 @@
 // day-to-day swing the series always has is not evidence; a slide the level followed is.
 #include <cmath>
 
-#include "vigil/math/forecast.hpp"  // min_f, max_f, clampf: the math's one min/max
+#include "vigil/math/forecast.hpp"  // the lanes (min_f, max_f, clampf, splat, sqrt_of, abs_of)
 #include "vigil/math/hd.hpp"
 
 namespace vigil {
@@ -69,32 +69,46 @@ struct EvidenceParams {
   float drift_unit = 0.01f;  // the smallest q90 of a drift: a 1 % day-to-day swing
 };
 
+// The state and outputs are written once over a lane type V, like the forecast's (forecast.hpp,
+// "The per-point math, on lanes"): `float` for one series (the CUDA thread, the reference), a
+// vector of W series on the CPU.
+
 // A series' own tail of |v|: q90 and the mean excess over q90 (see "Calibration").
-struct TailTracker {
-  float q90 = 0;
-  float excess = 0;     // mean of |v| - q90 over the points past q90
-  float n = 0;          // points seen
-  float exceeded = 0;   // points past q90
+template <class V>
+struct TailOf {
+  V q90;
+  V excess;     // mean of |v| - q90 over the points past q90
+  V n;          // points seen
+  V exceeded;   // points past q90
 };
 
-// Per-series state: plain floats so it can live in registers or a strided array.
-struct EvidenceState {
-  float age = 0;               // steps since the series' first valid value, as the forecast counts it
-  float local_n = 0;           // valid values seen
-  float local_mean = 0, local_var = 0;
-  TailTracker q;               // |z|
-  TailTracker aq;              // |accumulated| (raw)
-  float mean = 0;              // EW mean of the clipped z
-  float mean_n = 0;            // points in it (its normalisation while it fills)
-  TailTracker bq;              // |drift| of the slow baseline
+// Per-series state: plain floats so it can live in registers or a strided array (kStateFloats
+// rows of the CPU's blocks, in this order).
+template <class V>
+struct EvidenceStateOf {
+  V age;                       // steps since the series' first valid value, as the forecast counts it
+  V local_n;                   // valid values seen
+  V local_mean, local_var;
+  TailOf<V> q;                 // |z|
+  TailOf<V> aq;                // |accumulated| (raw)
+  V mean;                      // EW mean of the clipped z
+  V mean_n;                    // points in it (its normalisation while it fills)
+  TailOf<V> bq;                // |drift| of the slow baseline
+  static constexpr int kStateFloats = 18;
 };
 
-struct EvidenceOut {
-  float local;        // NaN where the value is missing or the local history is too short
-  float calibrated;   // NaN where z is NaN
-  float accumulated;  // NaN until the mean has a point
-  float baseline;     // NaN without an earlier day's forecast
+template <class V>
+struct EvidenceOutOf {
+  V local;        // NaN where the value is missing or the local history is too short
+  V calibrated;   // NaN where z is NaN
+  V accumulated;  // NaN until the mean has a point
+  V baseline;     // NaN without an earlier day's forecast
 };
+
+using TailTracker = TailOf<float>;
+using EvidenceState = EvidenceStateOf<float>;
+using EvidenceOut = EvidenceOutOf<float>;
+static_assert(sizeof(EvidenceState) == EvidenceState::kStateFloats * sizeof(float), "the state is its rows");
 
 namespace evidence_detail {
 
@@ -110,100 +124,178 @@ constexpr float kLn10 = 2.302585f;
 // The mean excess over q90 of a standard normal |z|: E[|z| - 1.645 | |z| > 1.645].
 constexpr float kGaussExcess = (kGaussQ99 - kGaussQ90) / kLn10;
 
-VIGIL_HD void tail_init(TailTracker& t, float q90) {
-  t.q90 = q90;
-  t.excess = q90 * (kGaussExcess / kGaussQ90);
-  t.n = t.exceeded = 0;
+}  // namespace evidence_detail
+
+}  // namespace vigil
+#endif  // VIGIL_EVIDENCE_HPP_
+
+// ---- The per-point math, on lanes -----------------------------------------------------------------
+// Included again, like forecast.hpp's lanes (and right after them), inside a namespace of the
+// includer's with VIGIL_FORECAST_LANES_AGAIN defined: the CPU backend's AVX2 and AVX-512 copies.
+// Branch-free: a point that changes nothing (a missing value, a point without a z) still computes
+// its update, and a select keeps the old state, so every lane runs the same instructions.
+#if !defined(VIGIL_EVIDENCE_LANES_) || defined(VIGIL_FORECAST_LANES_AGAIN)
+#ifndef VIGIL_FORECAST_LANES_AGAIN
+#define VIGIL_EVIDENCE_LANES_
+namespace vigil {
+namespace lanes {
+#endif
+
+template <class V>
+VIGIL_HD_INLINE void tail_init_t(TailOf<V>& t, float q90) {
+  t.q90 = splat<V>(q90);
+  t.excess = splat<V>(q90 * (evidence_detail::kGaussExcess / evidence_detail::kGaussQ90));
+  t.n = t.exceeded = splat<V>(0.0f);
 }
 
 // |v| mapped through the tail onto the normal's; `unit` is the smallest q90 the mapping accepts
 // (a z never stretched more than max_gain; a drift in its own units).
-VIGIL_HD float calibrate(float v, const TailTracker& t, float unit) {
-  const float a = fabsf(v);
-  const float q90 = max_f(t.q90, unit);
-  const float tail = max_f(kLn10 * t.excess, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
-  const float c = a <= q90 ? a * (kGaussQ90 / q90) : kGaussQ90 + (a - q90) * ((kGaussQ99 - kGaussQ90) / tail);
-  return v < 0 ? -c : c;
+template <class V>
+VIGIL_HD_INLINE V calibrate_t(V v, const TailOf<V>& t, float unit) {
+  using namespace evidence_detail;
+  const V a = abs_of(v);
+  const V q90 = max_f(t.q90, unit);
+  const V tail = max_f(kLn10 * t.excess, unit * ((kGaussQ99 - kGaussQ90) / kGaussQ90));
+  const V c = a <= q90 ? a * (kGaussQ90 / q90) : kGaussQ90 + (a - q90) * ((kGaussQ99 - kGaussQ90) / tail);
+  return v < 0.0f ? -c : c;
 }
 
-// One step toward |v|. q90 moves by a factor, so that one step size serves a latency in
-// milliseconds and a count in millions (a step in log space, without a log or an exp per point):
-// up by 0.9 of a step when exceeded, down by 0.1 otherwise, settling where P(|v| > q90) = 10 %.
-// The excess is a running mean over the exceedances, cumulative while they are few (a tenth of
-// `prior` stands for the start value).
 // A cumulative average's rate 1 / count until it falls to the steady rate (no division after).
-VIGIL_HD float filling_rate(float count, float steady_rate) {
-  return count * steady_rate < 1.0f ? 1.0f / count : steady_rate;
+template <class V>
+VIGIL_HD_INLINE V filling_rate_t(V count, float steady_rate) {
+  return count * steady_rate < 1.0f ? 1.0f / count : splat<V>(steady_rate);
 }
 
-VIGIL_HD void track(TailTracker& t, float v, float steady_rate, float prior) {
-  const float a = fabsf(v);
-  t.n += 1.0f;
-  const float step = kTrackerStep * filling_rate(t.n + prior, steady_rate);
-  if (a > t.q90) {
-    t.exceeded += 1.0f;
-    // Each excess counts at most 4x the current mean: an incident's run of large values widens
-    // the tail by a bounded step per point, not at once.
-    const float rate = filling_rate(t.exceeded + 0.1f * prior, 2.0f * steady_rate);
-    t.excess += rate * (min_f(a - t.q90, 4.0f * t.excess) - t.excess);
-    t.q90 *= 1.0f + 0.9f * min_f(step, 1.0f);
-  } else {
-    t.q90 *= 1.0f - 0.1f * min_f(step, 1.0f);
-  }
-  t.q90 = max_f(t.q90, 1e-9f);
+// One step toward |v| where `learn` holds. q90 moves by a factor, so that one step size serves a
+// latency in milliseconds and a count in millions (a step in log space, without a log or an exp
+// per point): up by 0.9 of a step when exceeded, down by 0.1 otherwise, settling where
+// P(|v| > q90) = 10 %. The excess is a running mean over the exceedances, cumulative while they
+// are few (a tenth of `prior` stands for the start value).
+template <class V, class M>
+VIGIL_HD_INLINE void track_t(TailOf<V>& t, V v, float steady_rate, float prior, M learn) {
+  using namespace evidence_detail;
+  const V a = abs_of(v);
+  const V n = t.n + 1.0f;
+  const V step = kTrackerStep * filling_rate_t(n + prior, steady_rate);
+  const auto exceeds = a > t.q90;
+  const V exceeded = t.exceeded + 1.0f;
+  // Each excess counts at most 4x the current mean: an incident's run of large values widens
+  // the tail by a bounded step per point, not at once.
+  const V rate = filling_rate_t(exceeded + 0.1f * prior, 2.0f * steady_rate);
+  const V excess = t.excess + rate * (min_f(a - t.q90, 4.0f * t.excess) - t.excess);
+  const V moved = min_f(step, 1.0f);
+  const V q90 = max_f(exceeds ? t.q90 * (1.0f + 0.9f * moved) : t.q90 * (1.0f - 0.1f * moved), 1e-9f);
+  const auto learn_excess = learn & exceeds;
+  t.n = learn ? n : t.n;
+  t.exceeded = learn_excess ? exceeded : t.exceeded;
+  t.excess = learn_excess ? excess : t.excess;
+  t.q90 = learn ? q90 : t.q90;
 }
 
-}  // namespace evidence_detail
-
-VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) {
-  s.age = 0;
-  evidence_detail::tail_init(s.q, evidence_detail::kGaussQ90 * p.prior_width);
-  evidence_detail::tail_init(s.aq, evidence_detail::kGaussQ90 * p.prior_width);
-  s.mean = 0;
-  s.mean_n = 0;
-  s.local_n = s.local_mean = s.local_var = 0;
-  evidence_detail::tail_init(s.bq, evidence_detail::kGaussQ90 * p.drift_prior);
+template <class V>
+VIGIL_HD_INLINE void evidence_init_t(const EvidenceParams& p, EvidenceStateOf<V>& s) {
+  using namespace evidence_detail;
+  s.age = s.local_n = s.local_mean = s.local_var = s.mean = s.mean_n = splat<V>(0.0f);
+  tail_init_t(s.q, kGaussQ90 * p.prior_width);
+  tail_init_t(s.aq, kGaussQ90 * p.prior_width);
+  tail_init_t(s.bq, kGaussQ90 * p.drift_prior);
 }
 
 // The reference of the slow baseline: the median of the earlier forecasts that exist (NaN: none).
-VIGIL_HD float median_of_present(float a, float b, float c) {
-  const bool ha = a == a, hb = b == b, hc = c == c;
-  if (ha && hb && hc) return max_f(min_f(a, b), min_f(max_f(a, b), c));
-  if (ha && hb) return 0.5f * (a + b);
-  if (ha && hc) return 0.5f * (a + c);
-  if (hb && hc) return 0.5f * (b + c);
-  return ha ? a : hb ? b : c;
+template <class V>
+VIGIL_HD_INLINE V median_of_present_t(V a, V b, V c) {
+  const auto ha = is_num(a), hb = is_num(b), hc = is_num(c);
+  const V one = ha ? a : hb ? b : c;
+  const V pair = (ha & hb) ? 0.5f * (a + b) : (ha & hc) ? 0.5f * (a + c) : (hb & hc) ? 0.5f * (b + c) : one;
+  return (ha & hb & hc) ? max_f(min_f(a, b), min_f(max_f(a, b), c)) : pair;
 }
 
 // The slow baseline's evidence of forecast `f` against the earlier days' forecasts at the same
-// time of day (`earlier`: 1, 2 and 7 days back, NaN where absent), then its trackers learn.
-VIGIL_HD float baseline_step(const EvidenceParams& p, EvidenceState& s, float f, const float earlier[3]) {
-  const float reference = median_of_present(earlier[0], earlier[1], earlier[2]);
-  const float drift = f - reference;
-  if (drift != drift) return NAN;
-  const float out = evidence_detail::calibrate(drift, s.bq, p.drift_unit);
-  evidence_detail::track(s.bq, drift, p.quantile_rate, p.prior_points);
-  return out;
+// time of day (`earlier`: 1, 2 and 7 days back, NaN where absent), then its trackers learn, where
+// `scored` (the point has a z) holds.
+template <class V, class M>
+VIGIL_HD_INLINE V baseline_step_t(const EvidenceParams& p, EvidenceStateOf<V>& s, V f, const V earlier[3], M scored) {
+  const V drift = f - median_of_present_t(earlier[0], earlier[1], earlier[2]);
+  const auto present = scored & is_num(drift);
+  const V out = calibrate_t(drift, s.bq, p.drift_unit);
+  track_t(s.bq, drift, p.quantile_rate, p.prior_points, present);
+  return present ? out : splat<V>(NAN);
 }
 
 // The local evidence of value `x` (raw units; NaN: missing, nothing changes), then its update.
-VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count) {
-  if (x != x) return NAN;
-  float sd = sqrtf(s.local_var);
-  if (is_count) sd = max_f(sd, sqrtf(max_f(s.local_mean, 1.0f)));
-  const bool warm = s.local_n >= p.local_warm;
-  const float out = warm && sd > 0 ? (x - s.local_mean) / sd : NAN;
-  if (s.local_n == 0) {
-    s.local_mean = x;
-  } else {
-    const float rate = evidence_detail::filling_rate(s.local_n + 1.0f, p.local_rate);
-    float d = x - s.local_mean;
-    if (warm && sd > 0) d = min_f(max_f(d, -3.0f * sd), 3.0f * sd);
-    s.local_mean += rate * d;
-    s.local_var = (1.0f - rate) * (s.local_var + rate * d * d);
-  }
-  s.local_n += 1.0f;
+template <class V, class M>
+VIGIL_HD_INLINE V local_step_t(const EvidenceParams& p, EvidenceStateOf<V>& s, V x, M is_count) {
+  const auto present = is_num(x);
+  const V plain_sd = sqrt_of(s.local_var);
+  const V sd = is_count ? max_f(plain_sd, sqrt_of(max_f(s.local_mean, 1.0f))) : plain_sd;
+  const auto judged = (s.local_n >= p.local_warm) & (sd > 0.0f);
+  const V out = (present & judged) ? (x - s.local_mean) / sd : splat<V>(NAN);
+  const V rate = filling_rate_t(s.local_n + 1.0f, p.local_rate);
+  const V d0 = x - s.local_mean;
+  const V d = judged ? min_f(max_f(d0, -3.0f * sd), 3.0f * sd) : d0;
+  const auto first = s.local_n == 0.0f;
+  const V mean = first ? x : s.local_mean + rate * d;
+  const V var = first ? s.local_var : (1.0f - rate) * (s.local_var + rate * d * d);
+  s.local_mean = present ? mean : s.local_mean;
+  s.local_var = present ? var : s.local_var;
+  s.local_n = present ? s.local_n + 1.0f : s.local_n;
   return out;
+}
+
+// The factor a young z is divided by (1 once mature), then the series' age moves on a step.
+template <class V>
+VIGIL_HD_INLINE V young_widening_t(const EvidenceParams& p, EvidenceStateOf<V>& s, V x) {
+  const V ahead = p.young_until - s.age;  // steps of learning still ahead
+  const V widen = ahead > 0.0f ? 1.0f + max_f(ahead * p.young_slope, 0.0f) : splat<V>(1.0f);
+  s.age = s.age == 0.0f ? (is_num(x) ? splat<V>(1.0f) : splat<V>(0.0f)) : s.age + 1.0f;
+  return widen;
+}
+
+// One point: the calibrated z of `z` (NaN: a point without a score, which changes nothing) and
+// the accumulated evidence, then the trackers learn from it.
+template <class V, class M>
+VIGIL_HD_INLINE EvidenceOutOf<V> evidence_step_t(const EvidenceParams& p, EvidenceStateOf<V>& s, V x, M is_count,
+                                                 V z, V f, const V earlier[3]) {
+  using namespace evidence_detail;
+  const V local = local_step_t(p, s, x, is_count);
+  const auto scored = is_num(z);
+  const V baseline = baseline_step_t(p, s, f, earlier, scored);
+  const float z_unit = kGaussQ90 / p.max_gain;
+  const V c = calibrate_t(z, s.q, z_unit);
+  const V cc = clampf(z, -p.clip, p.clip);
+  // The mean fills as a cumulative average, then moves at its steady rate; its standard error
+  // for independent unit points normalises it.
+  const V mean_n = s.mean_n + 1.0f;
+  const V rate = filling_rate_t(mean_n, p.accumulate_rate);
+  const V mean = s.mean + rate * (cc - s.mean);
+  const V se = rate == p.accumulate_rate ? splat<V>(p.accumulate_se) : sqrt_of(rate / (2.0f - rate));
+  const V acc_raw = mean / se;
+  const V acc = calibrate_t(acc_raw, s.aq, z_unit);
+  track_t(s.q, z, p.quantile_rate, p.prior_points, scored);
+  track_t(s.aq, acc_raw, p.quantile_rate, p.prior_points, scored);
+  s.mean = scored ? mean : s.mean;
+  s.mean_n = scored ? mean_n : s.mean_n;
+  const V none = splat<V>(NAN);
+  return EvidenceOutOf<V>{local, scored ? c : none, scored ? acc : none, baseline};
+}
+
+#ifndef VIGIL_FORECAST_LANES_AGAIN
+}  // namespace lanes
+}  // namespace vigil
+#endif
+#endif  // lanes
+
+// ---- Scalar entry points: one series (the CUDA kernel, the reference, tests) --------------------
+#ifndef VIGIL_EVIDENCE_API_
+#define VIGIL_EVIDENCE_API_
+namespace vigil {
+
+VIGIL_HD void evidence_init(const EvidenceParams& p, EvidenceState& s) { evidence_init_t(p, s); }
+
+VIGIL_HD float median_of_present(float a, float b, float c) { return median_of_present_t(a, b, c); }
+
+VIGIL_HD float local_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count) {
+  return local_step_t(p, s, x, is_count);
 }
 
 // The earlier days' forecasts of series i at step t of a [T][N] forecast array with `per_day`
@@ -213,38 +305,14 @@ VIGIL_HD void earlier_forecasts(const float* forecast, size_t t, size_t i, size_
   for (int k = 0; k < 3; ++k) out[k] = per_day > 0 && t >= lags[k] ? forecast[(t - lags[k]) * N + i] : NAN;
 }
 
-// The factor a young z is divided by (1 once mature), then the series' age moves on a step.
 VIGIL_HD float young_widening(const EvidenceParams& p, EvidenceState& s, float x) {
-  const float ahead = p.young_until - s.age;  // steps of learning still ahead
-  const float widen = ahead > 0 ? 1.0f + max_f(ahead * p.young_slope, 0.0f) : 1.0f;
-  s.age = s.age == 0.0f ? (x == x ? 1.0f : 0.0f) : s.age + 1.0f;
-  return widen;
+  return young_widening_t(p, s, x);
 }
 
-// One point: the calibrated z of `z` (NaN: a point without a score, which changes nothing) and
-// the accumulated evidence, then the trackers learn from it.
 VIGIL_HD EvidenceOut evidence_step(const EvidenceParams& p, EvidenceState& s, float x, bool is_count, float z,
                                    float f, const float earlier[3]) {
-  using namespace evidence_detail;
-  const float local = local_step(p, s, x, is_count);
-  if (z != z) return EvidenceOut{local, NAN, NAN, NAN};  // NaN: no forecast score at this point
-  const float baseline = baseline_step(p, s, f, earlier);
-  const float z_unit = kGaussQ90 / p.max_gain;
-  const float c = calibrate(z, s.q, z_unit);
-  const float cc = clampf(z, -p.clip, p.clip);
-  // The mean fills as a cumulative average, then moves at its steady rate; its standard error
-  // for independent unit points normalises it.
-  s.mean_n += 1.0f;
-  const float rate = filling_rate(s.mean_n, p.accumulate_rate);
-  s.mean += rate * (cc - s.mean);
-  const float se = rate == p.accumulate_rate ? p.accumulate_se : sqrtf(rate / (2.0f - rate));
-  const float acc_raw = s.mean / se;
-  const float acc = calibrate(acc_raw, s.aq, z_unit);
-  track(s.q, z, p.quantile_rate, p.prior_points);
-  track(s.aq, acc_raw, p.quantile_rate, p.prior_points);
-  return EvidenceOut{local, c, acc, baseline};
+  return evidence_step_t(p, s, x, is_count, z, f, earlier);
 }
 
 }  // namespace vigil
-
-#endif  // VIGIL_EVIDENCE_HPP_
+#endif  // VIGIL_EVIDENCE_API_

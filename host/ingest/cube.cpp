@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <charconv>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <numeric>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
@@ -311,20 +313,50 @@ class NpyValues final : public ValueSource {
 
   void gather(const uint32_t* columns, size_t n, float* out) const override {
     if (n == 0) return;
+    const size_t T = shape_.rows, N = shape_.cols;
+    const int fd = ::fileno(file_.get());
+    std::string failure;
+    auto fail = [&] {
+#pragma omp critical
+      failure = std::string("cannot read: ") + (errno ? std::strerror(errno) : "the file is shorter than its shape");
+    };
+    // Every column in file order: the whole [T][N] array is one contiguous read, in large pieces.
+    bool everything = n == N;
+    for (size_t k = 0; everything && k < n; ++k) everything = columns[k] == k;
+    if (everything) {
+      const size_t rows = std::max<size_t>(1, kPieceBytes / (N * sizeof(float)));
+#pragma omp parallel for schedule(dynamic, 1)
+      for (size_t t0 = 0; t0 < T; t0 += rows) {
+        const size_t count = std::min(rows, T - t0);
+        const off_t at = static_cast<off_t>(shape_.data_offset + t0 * N * sizeof(float));
+        if (!read_fully(fd, out + t0 * N, count * N * sizeof(float), at)) fail();
+      }
+      if (!failure.empty()) throw InputError(where(path_, 0, failure));
+      infinite_to_nan(out, T * n);
+      return;
+    }
+    // Otherwise each row is read in spans of nearby columns (in file order, whatever the order
+    // asked for), each column then put where it was asked.
+    std::vector<uint32_t> order(n);  // positions in `out`, by column
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return columns[a] < columns[b]; });
     struct Span {
       uint32_t first, end;  // columns [first, end) read together
-      size_t k0, k1;        // the batch columns it serves
+      size_t k0, k1;        // the entries of `order` it serves
+      bool direct;          // exactly the columns at out positions order[k0], order[k0] + 1, ...
     };
     std::vector<Span> spans;
     for (size_t k = 0; k < n;) {
       size_t k1 = k + 1;
-      while (k1 < n && columns[k1] - columns[k1 - 1] <= kSpanGap && columns[k1] - columns[k] < kSpanMax) ++k1;
-      spans.push_back(Span{columns[k], columns[k1 - 1] + 1, k, k1});
+      while (k1 < n && columns[order[k1]] - columns[order[k1 - 1]] <= kSpanGap &&
+             columns[order[k1]] - columns[order[k]] < kSpanMax)
+        ++k1;
+      Span s{columns[order[k]], columns[order[k1 - 1]] + 1, k, k1, false};
+      s.direct = s.end - s.first == k1 - k;
+      for (size_t q = k + 1; s.direct && q < k1; ++q) s.direct = order[q] == order[k] + (q - k);
+      spans.push_back(s);
       k = k1;
     }
-    const int fd = ::fileno(file_.get());
-    const size_t T = shape_.rows, N = shape_.cols;
-    std::string failure;
 #pragma omp parallel
     {
       std::vector<float> scratch;
@@ -332,16 +364,14 @@ class NpyValues final : public ValueSource {
       for (size_t t = 0; t < T; ++t) {
         for (const Span& s : spans) {
           const size_t width = s.end - s.first;
-          const bool dense = width == s.k1 - s.k0;  // the span is exactly the batch's columns
-          float* into = dense ? out + t * n + s.k0 : (scratch.resize(width), scratch.data());
+          float* into = s.direct ? out + t * n + order[s.k0] : (scratch.resize(width), scratch.data());
           const off_t at = static_cast<off_t>(shape_.data_offset + (t * N + s.first) * sizeof(float));
           if (!read_fully(fd, into, width * sizeof(float), at)) {
-#pragma omp critical
-            failure = std::string("cannot read: ") + (errno ? std::strerror(errno) : "the file is shorter than its shape");
+            fail();
             continue;
           }
-          if (!dense)
-            for (size_t k = s.k0; k < s.k1; ++k) out[t * n + k] = scratch[columns[k] - s.first];
+          if (!s.direct)
+            for (size_t k = s.k0; k < s.k1; ++k) out[t * n + order[k]] = scratch[columns[order[k]] - s.first];
         }
       }
     }
@@ -354,6 +384,7 @@ class NpyValues final : public ValueSource {
  private:
   static constexpr uint32_t kSpanGap = 1024;      // columns (4 KiB): closer neighbours share a read
   static constexpr uint32_t kSpanMax = 1u << 20;  // columns per read at most (4 MiB of scratch)
+  static constexpr size_t kPieceBytes = size_t{16} << 20;  // one read of whole rows
 
   static bool read_fully(int fd, float* into, size_t bytes, off_t at) {
     char* p = reinterpret_cast<char*>(into);

@@ -71,9 +71,10 @@ void accumulate_traits(const float* values, size_t T, size_t n, size_t pitch, ui
       const float* row = values + t * pitch;
       for (size_t i = i0; i < i1; ++i) {
         const float v = row[i];
+        // A fraction without a libm call per point: every float of magnitude 2^23 or more is whole.
+        const bool fraction = std::fabs(v) < 8388608.0f && static_cast<float>(static_cast<int32_t>(v)) != v;
         if (std::isfinite(v))
-          traits[i] |= static_cast<uint8_t>((v < 0 ? kHasNegative : 0) | (v != std::nearbyint(v) ? kHasFraction : 0) |
-                                            kHasValue);
+          traits[i] |= static_cast<uint8_t>((v < 0 ? kHasNegative : 0) | (fraction ? kHasFraction : 0) | kHasValue);
       }
     }
   }

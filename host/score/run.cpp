@@ -1,8 +1,13 @@
 #include "vigil/run.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <exception>
 #include <numeric>
 #include <stdexcept>
 
@@ -31,18 +36,14 @@ Dataset batch_template(const Dataset& header) {
   return b;
 }
 
-// The codes and values of `columns` into `b` (a batch_template; its arrays' memory is reused
-// from the last batch).
-void fill_batch(const Dataset& header, const std::vector<uint32_t>& columns, const ValueSource& values, Dataset& b) {
+// The codes of `columns` into `b` (a batch_template; its arrays' memory is reused from the last
+// batch).
+void fill_codes(const Dataset& header, const std::vector<uint32_t>& columns, Dataset& b) {
   const size_t n = columns.size(), D = header.keys.num_dims();
   b.keys.series_without_dims = D == 0 ? n : 0;
   b.keys.codes.resize(n * D);
   for (size_t k = 0; k < n; ++k)
     for (size_t d = 0; d < D; ++d) b.keys.codes[k * D + d] = header.keys.code(columns[k], d);
-  b.values.resize(header.T * n);
-  values.gather(columns.data(), n, b.values.data());
-  b.observed.resize(header.T * n);
-  if (!values.gather_observed(columns.data(), n, b.observed.data())) b.observed.clear();
 }
 
 template <typename V>
@@ -58,7 +59,7 @@ SeriesRules rules_of(const SeriesRules& all, const std::vector<uint32_t>& column
 }
 
 // Traits of every series (the "auto" transform decides per metric over the whole input), read
-// in slices of consecutive series no larger than a batch.
+// in slices of `slice` consecutive series.
 std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice) {
   const size_t N = header.N(), T = header.T;
   std::vector<uint8_t> traits(N, 0);
@@ -79,15 +80,39 @@ std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& valu
   return traits;
 }
 
+// Consecutive batches of the plan read together: [first, end) whose series hold at most
+// `max_series` (at least one batch each).
+std::vector<std::pair<size_t, size_t>> plan_read_sets(const std::vector<std::vector<uint32_t>>& plan,
+                                                      size_t max_series) {
+  std::vector<std::pair<size_t, size_t>> sets;
+  size_t filled = 0;
+  for (size_t b = 0; b < plan.size(); ++b) {
+    if (sets.empty() || (filled > 0 && filled + plan[b].size() > max_series)) {
+      sets.emplace_back(b, b);
+      filled = 0;
+    }
+    sets.back().second = b + 1;
+    filled += plan[b].size();
+  }
+  return sets;
+}
+
+// One worker's memory, kept from batch to batch: no fresh pages to fault in and zero.
+struct BatchWork {
+  Dataset data;
+  Scores scores;
+};
+
 }  // namespace
 
 size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output) {
-  // values + observed; forecast, z, z_derivative, z_volatility; z_base with events; breadth and
-  // correlation with peers; the first pass of the events (a copy, forecast, z); final scores.
-  size_t per_point = 4 + 1 + 16;
+  // values; forecast, z, z_derivative, z_volatility; the evidence stage's four; z_base and the first
+  // pass of the events (a copy, forecast, z) with events; breadth and correlation with peers; the
+  // observed flags and final scores of a scores output.
+  size_t per_point = 4 + 16 + 16;
   if (config.mechanisms.events) per_point += 4 + 12;
   if (config.mechanisms.cross_stack) per_point += 8;
-  if (with_scores_output) per_point += 4;
+  if (with_scores_output) per_point += 5;
   return per_point * std::max<size_t>(T, 1) + 256;  // + keys, rules, forecast state
 }
 
@@ -134,77 +159,177 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   RunResult r;
   r.score_from = score_from;
   const size_t N = header.N(), T = header.T;
-  const size_t max_series =
-      batching.max_series ? batching.max_series
-                          : std::max<size_t>(1, batching.memory_budget /
-                                                    batch_bytes_per_series(T, config, bool(batching.on_batch)));
+  const BatchShape shape = backend.batch_shape();
+  const size_t workers = std::max(1, shape.concurrent);
+  const size_t per_series = batch_bytes_per_series(T, config, bool(batching.on_batch));
+  size_t max_series = batching.max_series;
+  if (max_series == 0) {
+    // Cache-sized where the backend asks for it, and never more than the budget's share.
+    const size_t share = batching.memory_budget / (2 * workers);
+    max_series = std::max<size_t>(1, (shape.bytes ? std::min(shape.bytes, share) : batching.memory_budget) / per_series);
+  }
   // Mechanisms that compare series within a group need the group whole in one batch.
   const bool whole_groups = config.mechanisms.cross_stack || (schedule && config.mechanisms.events);
   const auto plan = plan_batches(header, whole_groups, max_series);
   if (batching.keep_scores && plan.size() > 1)
     throw std::invalid_argument("run_scoring: keep_scores needs one batch");
   r.batches = plan.size();
+  for (const auto& columns : plan) r.largest_batch = std::max(r.largest_batch, columns.size());
+  const size_t active = std::min(workers, plan.size());
+  r.workers = active;
+
+  // A source on disk is read a set of batches at a time, into what the budget leaves beside the
+  // workers' batches.
+  const Dataset* in_memory = values.in_memory();
+  const size_t scratch = active * r.largest_batch * per_series;
+  const size_t set_series =
+      std::max(r.largest_batch, (batching.memory_budget > scratch ? batching.memory_budget - scratch : 0) /
+                                    (sizeof(float) * std::max<size_t>(T, 1)));
+  const auto sets = in_memory ? std::vector<std::pair<size_t, size_t>>{{0, plan.size()}} : plan_read_sets(plan, set_series);
+  std::vector<float> set_values;    // [T][n_set]: the set's batches side by side, in plan order
+  std::vector<uint32_t> set_columns;
+  std::vector<size_t> set_offset;   // each batch's first column in set_values
+  auto read_set = [&](const std::pair<size_t, size_t>& set) {
+    set_columns.clear();
+    set_offset.clear();
+    for (size_t b = set.first; b < set.second; ++b) {
+      set_offset.push_back(set_columns.size());
+      set_columns.insert(set_columns.end(), plan[b].begin(), plan[b].end());
+    }
+    set_values.resize(T * set_columns.size());
+    values.gather(set_columns.data(), set_columns.size(), set_values.data());
+    ++r.read_sets;
+  };
 
   auto tr = SteadyClock::now();
-  const SeriesRules rules = derive_series_rules(header.keys, input_traits(header, values, max_series), config);
+  std::vector<uint8_t> traits;
+  if (!in_memory && sets.size() == 1 && !plan.empty()) {
+    // One read serves the traits and the scoring.
+    read_set(sets[0]);
+    std::vector<uint8_t> set_traits(set_columns.size(), 0);
+    accumulate_traits(set_values.data(), T, set_columns.size(), set_columns.size(), set_traits.data());
+    traits.assign(N, 0);
+    for (size_t k = 0; k < set_columns.size(); ++k) traits[set_columns[k]] |= set_traits[k];
+  } else {
+    traits = input_traits(header, values, std::max<size_t>(1, set_series));
+  }
+  const SeriesRules rules = derive_series_rules(header.keys, traits, config);
   r.read_seconds += seconds_since(tr);
 
-  const Dataset* in_memory = values.in_memory();
+  std::vector<BatchWork> work(active);
+  for (BatchWork& w : work) w.data = batch_template(header);
   size_t done = 0;
-  Dataset copy = batch_template(header);  // the batch's values, when not scored in place
-  Scores scores;  // the batch's scores; both keep their memory from batch to batch
-  for (const std::vector<uint32_t>& columns : plan) {
-    const size_t n = columns.size();
-    r.largest_batch = std::max(r.largest_batch, n);
-    // One batch of an in-memory input is scored in place, without a copy.
-    const bool whole = in_memory && n == N;
-    tr = SteadyClock::now();
-    if (!whole) fill_batch(header, columns, values, copy);
-    const Dataset& data = whole ? *in_memory : copy;
-    const SeriesRules batch_rules = whole ? SeriesRules{} : rules_of(rules, columns);
-    r.read_seconds += seconds_since(tr);
-
-    score_dataset_into(data, config, backend, schedule, whole ? &rules : &batch_rules, scores);
-    r.forecast_seconds += scores.seconds;
-    r.event_seconds += scores.event_seconds;
-    r.peer_seconds += scores.peer_seconds;
-    r.evidence_seconds += scores.evidence_seconds;
-    r.event_occurrences += scores.events.entries.size();
-
-    const auto td = SteadyClock::now();
-    // A series counts as too short when it has data but not a single scored point to alarm on.
-    // A point is scored by a young model while its series is still learning (Scores::first_value).
-    std::vector<uint8_t> any_scored(n, 0);
-    size_t young = 0;
-    const size_t learning = static_cast<size_t>(scores.params.min_history_steps);
-    constexpr size_t kBlock = 4096;  // series per task; rows of a block stay contiguous
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : young)
-    for (size_t i0 = 0; i0 < n; i0 += kBlock) {
-      const size_t i1 = std::min(n, i0 + kBlock);
-      for (size_t t = score_from; t < T; ++t)
-        for (size_t i = i0; i < i1; ++i) {
-          const bool scored = !std::isnan(scores.z[t * n + i]);
-          any_scored[i] |= scored;
-          young += scored && t < scores.first_value[i] + learning;
+  // Stage times, summed over the batches (each worker's own).
+  double forecast_s = 0, event_s = 0, peer_s = 0, evidence_s = 0, decide_s = 0, gather_s = 0;
+  std::exception_ptr failure;
+  std::atomic<bool> failed{false};
+  for (size_t si = 0; si < sets.size() && !failed; ++si) {
+    const auto& set = sets[si];
+    if (!in_memory && !(si == 0 && r.read_sets == 1)) {
+      tr = SteadyClock::now();
+      read_set(set);
+      r.read_seconds += seconds_since(tr);
+    }
+    const size_t set_n = set_columns.size();
+    // Each worker takes the next batch; the batches' results are merged in plan order.
+#pragma omp parallel for num_threads(static_cast<int>(active)) schedule(dynamic, 1) ordered
+    for (size_t b = set.first; b < set.second; ++b) {
+      BatchWork& w = work[static_cast<size_t>(omp_get_thread_num())];
+      const std::vector<uint32_t>& columns = plan[b];
+      const size_t n = columns.size();
+      // One batch of an in-memory input is scored in place, without a copy.
+      const bool whole = in_memory && n == N;
+      std::exception_ptr error;
+      std::vector<Episode> episodes;
+      size_t young = 0, empty = 0, short_history = 0;
+      double gather = 0, decide = 0;
+      if (!failed) try {
+        const auto tg = SteadyClock::now();
+        SeriesRules batch_rules;
+        if (!whole) {
+          fill_codes(header, columns, w.data);
+          w.data.values.resize(T * n);
+          if (in_memory) {
+            values.gather(columns.data(), n, w.data.values.data());
+            w.data.observed.resize(in_memory->observed.empty() ? 0 : T * n);
+            if (!w.data.observed.empty()) values.gather_observed(columns.data(), n, w.data.observed.data());
+          } else {
+            const float* from = set_values.data() + set_offset[b - set.first];
+            for (size_t t = 0; t < T; ++t) std::memcpy(w.data.values.data() + t * n, from + t * set_n, n * sizeof(float));
+            w.data.observed.clear();
+          }
+          batch_rules = rules_of(rules, columns);
         }
+        const Dataset& data = whole ? *in_memory : w.data;
+        gather = seconds_since(tg);
+        Scores& scores = w.scores;
+        score_dataset_into(data, config, backend, schedule, whole ? &rules : &batch_rules, scores);
+
+        const auto td = SteadyClock::now();
+        // A series counts as too short when it has data but not a single scored point to alarm on.
+        // A point is scored by a young model while its series is still learning (Scores::first_value).
+        std::vector<uint8_t> any_scored(n, 0);
+        const size_t learning = static_cast<size_t>(scores.params.min_history_steps);
+        for (size_t t = score_from; t < T; ++t) {
+          const float* z = scores.z.data() + t * n;
+          for (size_t i = 0; i < n; ++i) {
+            const bool scored = !std::isnan(z[i]);
+            any_scored[i] |= scored;
+            young += scored && t < scores.first_value[i] + learning;
+          }
+        }
+        for (size_t i = 0; i < n; ++i) {
+          empty += !scores.has_data[i];
+          short_history += scores.has_data[i] && !any_scored[i];
+        }
+        episodes = find_episodes(data, scores, config, score_from);
+        decide_episodes(data, scores, config, score_from, episodes);
+        decide = seconds_since(td);
+      } catch (...) {
+        error = std::current_exception();
+      }
+#pragma omp ordered
+      {
+        if (!failed && error) {
+          failure = error;
+          failed = true;
+        }
+        if (!failed) try {
+          const Scores& scores = w.scores;
+          const Dataset& data = whole ? *in_memory : w.data;
+          if (batching.on_batch) batching.on_batch(data, scores, episodes);
+          forecast_s += scores.seconds;
+          event_s += scores.event_seconds;
+          peer_s += scores.peer_seconds;
+          evidence_s += scores.evidence_seconds;
+          decide_s += decide;
+          gather_s += gather;
+          r.event_occurrences += scores.events.entries.size();
+          r.young_points += young;
+          r.empty_series += empty;
+          r.short_history += short_history;
+          for (Episode& e : episodes) {
+            e.series = columns[e.series];
+            r.episodes.push_back(std::move(e));
+          }
+          if (batching.keep_scores) r.scores = std::move(w.scores);
+          done += n;
+          if (batching.on_progress) batching.on_progress(done, N);
+        } catch (...) {
+          failure = std::current_exception();
+          failed = true;
+        }
+      }
     }
-    r.young_points += young;
-    for (size_t i = 0; i < n; ++i) {
-      r.empty_series += !scores.has_data[i];
-      r.short_history += scores.has_data[i] && !any_scored[i];
-    }
-    std::vector<Episode> episodes = find_episodes(data, scores, config, score_from);
-    decide_episodes(data, scores, config, score_from, episodes);
-    r.decide_seconds += seconds_since(td);
-    if (batching.on_batch) batching.on_batch(data, scores, episodes);
-    for (Episode& e : episodes) {
-      e.series = columns[e.series];
-      r.episodes.push_back(std::move(e));
-    }
-    if (batching.keep_scores) r.scores = std::move(scores);
-    done += n;
-    if (batching.on_progress) batching.on_progress(done, N);
   }
+  if (failure) std::rethrow_exception(failure);
+  const double share = 1.0 / static_cast<double>(std::max<size_t>(active, 1));
+  r.read_seconds += gather_s * share;
+  r.forecast_seconds = forecast_s * share;
+  r.event_seconds = event_s * share;
+  r.peer_seconds = peer_s * share;
+  r.evidence_seconds = evidence_s * share;
+  r.decide_seconds = decide_s * share;
 
   const auto td = SteadyClock::now();
   std::stable_sort(r.episodes.begin(), r.episodes.end(), [](const Episode& a, const Episode& b) {

@@ -69,9 +69,19 @@ struct EvidenceOutput {
   float* baseline = nullptr;     // [T][N]
 };
 
+// How a run should cut its series into batches for a backend: batches of about `bytes` of values
+// and scores (0: as large as the run's memory budget allows), of which `concurrent` may be scored
+// at once, each by its own host thread (a backend's calls from inside a batch then run on that
+// thread alone).
+struct BatchShape {
+  size_t bytes = 0;
+  int concurrent = 1;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
+  virtual BatchShape batch_shape() const { return {}; }
   virtual std::string name() const = 0;    // "cpu" | "cuda"
   virtual std::string device() const = 0;  // what it runs on, for summaries and bench results
   virtual void forecast(const ForecastParams& params, const ForecastInput& in,

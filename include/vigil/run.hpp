@@ -16,12 +16,17 @@ namespace vigil {
 // How a run splits its series into batches. A batch holds whole groups whenever a mechanism
 // compares series within a group (cross-stack peers, event priors), so batching never changes a
 // score: the alarms are those of one batch holding everything.
+//
+// The backend says how large a batch should be and how many it scores at once (BatchShape): on the
+// CPU, each thread takes cache-sized batches through every stage. A cube on disk is read a set of
+// batches at a time, each time row once per set, into a buffer of what the memory budget leaves.
 struct BatchOptions {
-  size_t max_series = 0;       // series per batch; 0: as many as memory_budget holds
-  size_t memory_budget = size_t{2} << 30;  // host bytes for one batch's values and scores
+  size_t max_series = 0;       // series per batch; 0: from the backend's BatchShape and memory_budget
+  size_t memory_budget = size_t{512} << 20;  // host bytes for the values read and the batches' scores
   bool keep_scores = false;    // keep RunResult::scores (one batch only)
-  // After each batch is decided: the batch as a Dataset of its own (series renumbered in
-  // ascending order of the input's), its scores and its episodes (batch series indices).
+  // After each batch is decided, in batch order, on one thread at a time: the batch as a Dataset of
+  // its own (series renumbered in ascending order of the input's), its scores and its episodes
+  // (batch series indices).
   std::function<void(const Dataset& batch, const Scores&, const std::vector<Episode>&)> on_batch;
   // After each batch: series scored so far, of `total`.
   std::function<void(size_t done, size_t total)> on_progress;
@@ -43,7 +48,10 @@ struct RunResult {
   size_t young_points = 0;        // points scored while their series' model was still learning
   size_t batches = 0, largest_batch = 0;  // series in the largest batch
   size_t event_occurrences = 0;   // series-occurrences of scheduled events applied
-  // Wall time per stage, summed over batches.
+  size_t read_sets = 0;           // reads of the input's values (a cube: once per set of batches)
+  size_t workers = 1;             // batches scored at once
+  // Time per stage: summed over batches, divided by the batches scored at once (so on the CPU
+  // each is its share of the wall time, as when one batch used every thread).
   double read_seconds = 0;        // gathering a batch's values (disk or memory)
   double forecast_seconds = 0, event_seconds = 0, peer_seconds = 0, evidence_seconds = 0;
   double decide_seconds = 0;      // episodes, evidence, decisions (host)

@@ -15,7 +15,8 @@ class ValueSource {
  public:
   virtual ~ValueSource() = default;
   // out[t * n + k] = the value of series columns[k] at step t, for t < T; inf becomes NaN.
-  // `columns` ascending. Throws InputError (file, problem) when the source cannot be read.
+  // `columns` in any order, each at most once. Throws InputError (file, problem) when the source
+  // cannot be read.
   virtual void gather(const uint32_t* columns, size_t n, float* out) const = 0;
   // The same for the ingest's "observed" flags; false when every point was observed (no flags).
   virtual bool gather_observed(const uint32_t* columns, size_t n, uint8_t* out) const = 0;

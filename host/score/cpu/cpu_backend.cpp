@@ -26,6 +26,9 @@ std::string cpu_model_name() {
 }
 
 constexpr size_t kBlock = 256;  // series per block: the stride of the block's state rows
+// A batch's values and scores: a few hundred series of a week at 5 minutes, within the caches of
+// a core (L2 plus its share of L3) and far from the cost of a batch's setup.
+constexpr size_t kCacheBatchBytes = size_t{24} << 20;
 
 // One time step of a block: its rows (n series, a multiple of the lane width: the caller pads
 // the last block).
@@ -222,6 +225,9 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
   std::string name() const override { return "cpu"; }
+  // Each thread scores batches of its own, a few hundred series at a time, through every stage
+  // while they are in cache: no [T][N] arrays of the whole input, no fresh pages per stage.
+  BatchShape batch_shape() const override { return {kCacheBatchBytes, threads_}; }
   std::string device() const override {
     return cpu_model_name() + " (" + std::to_string(threads_) + " threads)";
   }

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "core/host_buffer.hpp"
 #include "vigil/timeutil.hpp"
 
 namespace vigil {
@@ -186,7 +187,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
       std::max(r.largest_batch, (batching.memory_budget > scratch ? batching.memory_budget - scratch : 0) /
                                     (sizeof(float) * std::max<size_t>(T, 1)));
   const auto sets = in_memory ? std::vector<std::pair<size_t, size_t>>{{0, plan.size()}} : plan_read_sets(plan, set_series);
-  std::vector<float> set_values;    // [T][n_set]: the set's batches side by side, in plan order
+  HostBuffer<float> set_values;     // [T][n_set]: the set's batches side by side, in plan order
   std::vector<uint32_t> set_columns;
   std::vector<size_t> set_offset;   // each batch's first column in set_values
   auto read_set = [&](const std::pair<size_t, size_t>& set) {

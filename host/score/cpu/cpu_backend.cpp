@@ -88,7 +88,8 @@ struct EvidenceRow {
     }                                                                                                        \
   }                                                                                                          \
   /* The evidence stage over a block's row: W series a lane, the remainder one at a time (the same */         \
-  /* template on float). The block's state rows (EvidenceStateOf's fields in order) lie kBlock apart. */       \
+  /* template on float). The state of lanes j..j+W is one contiguous record, EvidenceStateOf<F>: */           \
+  /* field k of series j at (j / W) * S * W + k * W + j % W (strided rows cost L1 conflicts). */              \
   template <class V>                                                                                         \
   inline __attribute__((always_inline)) V get(const float* q) {                                              \
     if constexpr (std::is_same<V, float>::value) return *q; else return load(q);                             \
@@ -97,13 +98,14 @@ struct EvidenceRow {
   inline __attribute__((always_inline)) void put(float* q, V v) {                                            \
     if constexpr (std::is_same<V, float>::value) *q = v; else store(q, v);                                   \
   }                                                                                                          \
+  /* The state of lanes j..j+W is one contiguous EvidenceStateOf<F> (the block's state is 64-byte */          \
+  /* aligned), used in place: no copy in and out at every step. */                                          \
+  inline __attribute__((always_inline)) EvidenceStateOf<F>& lanes_state(float* state, size_t j) {            \
+    return *reinterpret_cast<EvidenceStateOf<F>*>(state + j / W * EvidenceStateOf<F>::kStateFloats * W);     \
+  }                                                                                                          \
   template <class V>                                                                                         \
-  inline __attribute__((always_inline)) void evidence_lanes(const EvidenceParams& p, float* state, size_t j,  \
-                                                             const EvidenceRow& r) {                          \
-    constexpr int S = EvidenceStateOf<V>::kStateFloats;                                                      \
-    EvidenceStateOf<V> s;                                                                                    \
-    V* field = reinterpret_cast<V*>(&s);                                                                     \
-    for (int k = 0; k < S; ++k) field[k] = get<V>(state + static_cast<size_t>(k) * kBlock + j);              \
+  inline __attribute__((always_inline)) void evidence_point(const EvidenceParams& p, EvidenceStateOf<V>& s,   \
+                                                            size_t j, const EvidenceRow& r) {                 \
     const V x = get<V>(r.x + j);                                                                             \
     const V widen = young_widening_t(p, s, x);                                                               \
     const V z = get<V>(r.z + j) / widen;                                                                     \
@@ -117,13 +119,26 @@ struct EvidenceRow {
     put(r.out.calibrated + j, o.calibrated);                                                                 \
     put(r.out.accumulated + j, o.accumulated);                                                               \
     put(r.out.baseline + j, o.baseline);                                                                     \
-    for (int k = 0; k < S; ++k) put(state + static_cast<size_t>(k) * kBlock + j, field[k]);                  \
   }                                                                                                          \
   inline void evidence_rows(const EvidenceParams& params, float* state, size_t n, const EvidenceRow& r) {    \
     const EvidenceParams p = params;                                                                         \
+    constexpr int S = EvidenceState::kStateFloats;                                                           \
     size_t j = 0;                                                                                            \
-    for (; j + W <= n; j += W) evidence_lanes<F>(p, state, j, r);                                            \
-    for (; j < n; ++j) evidence_lanes<float>(p, state, j, r);                                                \
+    for (; j + W <= n; j += W) evidence_point<F>(p, lanes_state(state, j), j, r);                            \
+    for (; j < n; ++j) { /* the remainder: one lane of its record at a time */                               \
+      float* record = state + j / W * S * W + j % W;                                                         \
+      EvidenceState one;                                                                                     \
+      float* field = reinterpret_cast<float*>(&one);                                                         \
+      for (int k = 0; k < S; ++k) field[k] = record[k * W];                                                  \
+      evidence_point<float>(p, one, j, r);                                                                   \
+      for (int k = 0; k < S; ++k) record[k * W] = field[k];                                                  \
+    }                                                                                                        \
+  }                                                                                                          \
+  inline void evidence_init_rows(const EvidenceState& start, float* state) {                                 \
+    constexpr int S = EvidenceState::kStateFloats;                                                           \
+    const float* field = reinterpret_cast<const float*>(&start);                                             \
+    for (size_t g = 0; g < kBlock / W; ++g)                                                                  \
+      for (int k = 0; k < S; ++k) std::fill_n(state + (g * S + k) * W, W, field[k]);                         \
   }
 
 // SSE2 (elsewhere than x86-64, the 4-float vectors of the target): the header's own copy of the
@@ -200,6 +215,16 @@ void evidence_block(Isa isa, const EvidenceParams& p, float* state, size_t n, co
   cpu_sse2::evidence_rows(p, state, n, r);
 }
 
+// A block's evidence state, every series at `start`, in the layout of the ISA's lanes.
+void evidence_block_init(Isa isa, const EvidenceState& start, float* state) {
+#ifdef VIGIL_CPU_WIDE_VECTORS
+  if (isa == Isa::kAvx512) return cpu_avx512::evidence_init_rows(start, state);
+  if (isa == Isa::kAvx2) return cpu_avx2::evidence_init_rows(start, state);
+#endif
+  (void)isa;
+  cpu_sse2::evidence_init_rows(start, state);
+}
+
 constexpr uint32_t kNever = 0xffffffffu;
 constexpr size_t kPrefetchSteps = 2;
 
@@ -253,16 +278,18 @@ class CpuBackend final : public Backend {
     const Isa isa = cpu_isa();
     EvidenceState start;
     evidence_init(params, start);
-    const float* start_field = reinterpret_cast<const float*>(&start);
     const size_t lags[3] = {in.per_day, 2 * in.per_day, 7 * in.per_day};
 #pragma omp parallel num_threads(threads_)
     {
-      std::vector<float> state(static_cast<size_t>(EvidenceState::kStateFloats) * kBlock), count(kBlock);
+      std::vector<float> count(kBlock);
+      // 64-byte aligned: each lane group's record is a vector struct used in place.
+      const size_t state_floats = static_cast<size_t>(EvidenceState::kStateFloats) * kBlock;
+      std::vector<float> state_memory(state_floats + 16);
+      float* state = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(state_memory.data()) + 63) & ~uintptr_t{63});
 #pragma omp for schedule(dynamic, 1)
       for (size_t b = 0; b < blocks; ++b) {
         const size_t i0 = b * kBlock, n = std::min(kBlock, N - i0);
-        for (int k = 0; k < EvidenceState::kStateFloats; ++k)
-          std::fill_n(state.data() + static_cast<size_t>(k) * kBlock, kBlock, start_field[k]);
+        evidence_block_init(isa, start, state);
         for (size_t j = 0; j < n; ++j) count[j] = in.transform[i0 + j] == kCount ? 1.0f : 0.0f;
         for (size_t t = 0; t < T; ++t) {
           const size_t row = t * N + i0;
@@ -271,7 +298,7 @@ class CpuBackend final : public Backend {
                         EvidenceOutput{out.local + row, out.calibrated + row, out.accumulated + row, out.baseline + row}};
           for (int k = 0; k < 3; ++k)
             if (in.per_day > 0 && t >= lags[k]) r.earlier[k] = in.forecast + row - lags[k] * N;
-          evidence_block(isa, params, state.data(), n, r);
+          evidence_block(isa, params, state, n, r);
         }
       }
     }

@@ -235,7 +235,8 @@ class CudaBackend final : public Backend {
       VIGIL_CUDA_CHECK_LAUNCH();
       float* host_out[4] = {out.local, out.calibrated, out.accumulated, out.baseline};
       for (int k = 0; k < 4; ++k)
-        VIGIL_CUDA_CHECK(
+        if (host_out[k])  // null: not wanted (its device rows are NaN)
+          VIGIL_CUDA_CHECK(
             cudaMemcpy2DAsync(host_out[k] + i0, row, d[3 + k], width, width, T, cudaMemcpyDeviceToHost, st));
       VIGIL_CUDA_CHECK(cudaMemcpy2DAsync(in.z + i0, row, d[1], width, width, T, cudaMemcpyDeviceToHost, st));
       if (in.z_base)

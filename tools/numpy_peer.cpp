@@ -167,6 +167,29 @@ bool numpy_peer_available(std::string* why_not) {
   return available;
 }
 
+std::vector<std::pair<std::string, std::string>> numpy_peer_environment() {
+  return {{"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"}, {"MKL_NUM_THREADS", "1"}};
+}
+
+std::optional<std::vector<std::string>> numpy_peer_command(const ForecastParams& params, const uint8_t* transform,
+                                                           size_t N, const std::string& values_npy,
+                                                           const std::string& params_path, std::string* why_not) {
+  std::string why;
+  const std::optional<std::string> python = find_python(why);
+  const std::optional<std::string> script = python ? find_script(why) : std::nullopt;
+  if (!python || !script) {
+    if (why_not) *why_not = "numpy peer: " + why;
+    return std::nullopt;
+  }
+  std::ofstream out(params_path);
+  out << params_json(params, transform, N).dump();
+  if (!out) {
+    if (why_not) *why_not = "numpy peer: cannot write " + params_path;
+    return std::nullopt;
+  }
+  return std::vector<std::string>{*python, *script, "--values", values_npy, "--params", params_path};
+}
+
 std::optional<NumpyPeerResult> run_numpy_peer(const ForecastParams& params, const float* values,
                                               const uint8_t* transform, size_t T, size_t N,
                                               const float* reference_z, std::string* why_not) {

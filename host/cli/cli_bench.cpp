@@ -2,6 +2,7 @@
 // measured in the same run; the backends side by side on the same data; and the forecast stage
 // against its NumPy peer (bench/numpy_peer.py) on a subset.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <numeric>
 #include <string>
 
@@ -18,6 +20,7 @@
 #include "cli/cli_common.hpp"
 #include "cxxopts.hpp"
 #include "vigil/tools/numpy_peer.hpp"
+#include "vigil/tools/process_usage.hpp"
 #include "io/progress.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
@@ -217,6 +220,94 @@ ordered_json bench_peer(const Dataset& header, const ValueSource& values, size_t
   return j;
 }
 
+ordered_json usage_json(const ProcessUsage& u, double points) {
+  return ordered_json{{"exit_code", u.exit_code},
+                      {"wall_seconds", u.wall_seconds},
+                      {"user_seconds", u.user_seconds},
+                      {"system_seconds", u.system_seconds},
+                      {"system_share_of_wall", u.system_seconds / u.wall_seconds},
+                      {"minor_page_faults", u.minor_faults},
+                      {"major_page_faults", u.major_faults},
+                      {"peak_rss_mb", u.peak_rss_mb},
+                      {"points_per_second", points / u.wall_seconds}};
+}
+
+void print_usage(const char* what, const ProcessUsage& u, double points) {
+  std::printf("  %-34s wall %7.3f s  user %7.3f s  sys %6.3f s  %8ld faults  peak RSS %6.0f MB  %.3g points/s%s\n",
+              what, u.wall_seconds, u.user_seconds, u.system_seconds, u.minor_faults + u.major_faults, u.peak_rss_mb,
+              points / u.wall_seconds, u.exit_code == 0 ? "" : "  (FAILED)");
+}
+
+// Whole processes, as /usr/bin/time measures them, on the cube as a user runs it: `vigil score`
+// with no mechanism and with all of them, and the NumPy peer's whole process on the same
+// values.npy (interpreter start and load included), so the ratio counts everything a user waits for.
+ordered_json bench_processes(const std::string& input, const std::string& backend, const Dataset& header,
+                             const ValueSource& values, const std::string& events) {
+  const double points = static_cast<double>(header.N()) * static_cast<double>(header.T);
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  std::string scratch = (std::filesystem::temp_directory_path(ec) / "vigil-bench.XXXXXX").string();
+  if (ec || !::mkdtemp(scratch.data())) throw std::runtime_error("cannot create a temporary directory");
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code e;
+      std::filesystem::remove_all(dir, e);
+    }
+  } cleanup{scratch};
+
+  ordered_json j;
+  std::printf("whole processes on %s (%.3g points):\n", input.c_str(), points);
+  std::map<std::string, ProcessUsage> vigil_runs;
+  for (const std::string mechanisms : {"none", "all"}) {
+    std::vector<std::string> argv = {self,         "score",      "--input", input, "--backend", backend,
+                                     "--mechanisms", mechanisms, "--alarms", scratch + "/alarms.jsonl", "--quiet"};
+    if (mechanisms == "all" && !events.empty()) {
+      argv.push_back("--events");
+      argv.push_back(events);
+    }
+    const ProcessUsage u = run_measured(argv);
+    vigil_runs[mechanisms] = u;
+    j["vigil_score_" + mechanisms] = usage_json(u, points);
+    print_usage(("vigil score --mechanisms " + mechanisms).c_str(), u, points);
+  }
+  j["all_over_none_speed"] = vigil_runs["none"].wall_seconds / vigil_runs["all"].wall_seconds;
+
+  // The peer's transform codes are vigil's own (the "auto" rule over the whole input).
+  Config config;
+  const size_t slice = std::max<size_t>(1, (size_t{256} << 20) / (sizeof(float) * std::max<size_t>(1, header.T)));
+  const SeriesRules rules = derive_series_rules(header.keys, input_traits(header, values, slice), config);
+  const ForecastParams params = make_forecast_params(config.forecast, header.start, header.step, header.T);
+  std::string why;
+  const auto command = numpy_peer_command(params, rules.transform.data(), header.N(),
+                                          (std::filesystem::path(input) / "values.npy").string(),
+                                          scratch + "/params.json", &why);
+  if (!command) {
+    j["numpy_peer"] = {{"skipped", why}};
+    std::printf("  NumPy peer skipped: %s\n", why.c_str());
+    return j;
+  }
+  const ProcessUsage peer = run_measured(*command, numpy_peer_environment());
+  ordered_json pj = usage_json(peer, points);
+  try {
+    const auto report = ordered_json::parse(peer.output);
+    pj["forecast_stage_seconds"] = report.at("seconds");
+    pj["load_and_start_seconds"] = peer.wall_seconds - report.at("seconds").get<double>();
+  } catch (const std::exception&) {
+    pj["report"] = "unreadable";
+  }
+  j["numpy_peer"] = pj;
+  print_usage("NumPy peer (forecast only, 1 thread)", peer, points);
+  if (peer.exit_code == 0) {
+    j["vigil_none_over_numpy_peer_whole_process"] = peer.wall_seconds / vigil_runs["none"].wall_seconds;
+    j["vigil_all_over_numpy_peer_whole_process"] = peer.wall_seconds / vigil_runs["all"].wall_seconds;
+    std::printf("  whole process: vigil (none) %.2fx the NumPy peer's speed, (all) %.2fx; all at %.0f%% of none\n",
+                j["vigil_none_over_numpy_peer_whole_process"].get<double>(),
+                j["vigil_all_over_numpy_peer_whole_process"].get<double>(), 100.0 * j["all_over_none_speed"].get<double>());
+  }
+  return j;
+}
+
 }  // namespace
 
 int bench(int argc, char** argv) {
@@ -232,9 +323,11 @@ int bench(int argc, char** argv) {
     ("events", "event schedule for --input (default: its events.csv when present)", cxxopts::value<std::string>())
     ("backend", "auto, cpu, cuda, or all (every backend here, on the same data)",
      cxxopts::value<std::string>()->default_value("auto"))
-    ("batch-series", "series per batch (0: as many as 2 GiB of host memory holds)",
+    ("batch-series", "series per batch (0: the backend's own size, within 512 MiB of host memory)",
      cxxopts::value<size_t>()->default_value("0"))
     ("peer-series", "series of the NumPy peer comparison (0: skip it)", cxxopts::value<size_t>()->default_value("20000"))
+    ("processes", "with --input: also time whole `vigil score` processes (mechanisms none and all) and the NumPy "
+     "peer's whole process on the cube (true/false)", cxxopts::value<bool>()->default_value("true"))
     ("json", "write the results here", cxxopts::value<std::string>())
     ("seed", "generator seed", cxxopts::value<uint64_t>()->default_value("1"))
     ("q,quiet", "no progress line")
@@ -257,6 +350,7 @@ int bench(int argc, char** argv) {
   std::unique_ptr<ValueSource> values;
   EventSchedule schedule;
   bool have_schedule = false;
+  std::string events_path;
   const auto t0 = std::chrono::steady_clock::now();
   std::string input = "generated";
   if (args.count("input")) {
@@ -268,6 +362,7 @@ int bench(int argc, char** argv) {
                                               : (std::filesystem::path(input) / "events.csv").string();
     std::error_code ec;
     if (args.count("events") || std::filesystem::exists(events, ec)) {
+      events_path = events;
       schedule = read_events(events);
       validate_events(schedule, cube.header);
       have_schedule = true;
@@ -319,6 +414,8 @@ int bench(int argc, char** argv) {
     std::printf("%s / %s end to end: %.1fx\n", backends[0]->name().c_str(), backends[1]->name().c_str(), first / other);
   }
   if (const size_t peer_series = args["peer-series"].as<size_t>()) j["numpy_peer"] = bench_peer(header, *values, peer_series);
+  if (args.count("input") && args["processes"].as<bool>())
+    j["whole_process"] = bench_processes(input, backends[0]->name(), header, *values, have_schedule ? events_path : "");
 
   std::string command = "vigil bench";
   for (int k = 1; k < argc; ++k) command += std::string(" ") + argv[k];

@@ -125,7 +125,7 @@ Scores score_dataset(const Dataset& data, const Config& config, Backend& backend
 }
 
 void score_dataset_into(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule,
-                        const SeriesRules* rules, Scores& s) {
+                        const SeriesRules* rules, Scores& s, bool every_output) {
   const size_t N = data.N(), T = data.T;
   // The [T][N] arrays keep their memory (the forecast overwrites every element); the rest is
   // reset.
@@ -202,16 +202,24 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
   }
   // After the peers, which compare the models' own z: the evidence stage widens a young z in place.
   const auto t2 = clock::now();
-  s.z_local.resize(T * N);
-  s.z_calibrated.resize(T * N);
-  s.z_accumulated.resize(T * N);
-  s.z_baseline.resize(T * N);
-  backend.evidence(make_evidence_params(config.evidence, s.params),
+  EvidenceParams ep = make_evidence_params(config.evidence, s.params);
+  if (!every_output) {  // only what opens episodes (episodes.cpp)
+    ep.with_local = ep.with_calibrated = false;
+    ep.with_accumulated = config.detection.support_z > 0;
+    ep.with_baseline = config.detection.baseline_support_z > 0;
+  }
+  auto output = [T, N](bool wanted, std::vector<float>& v) {
+    if (wanted) v.resize(T * N);
+    else v.clear();
+    return wanted ? v.data() : nullptr;
+  };
+  const EvidenceOutput out{output(ep.with_local, s.z_local), output(ep.with_calibrated, s.z_calibrated),
+                           output(ep.with_accumulated, s.z_accumulated), output(ep.with_baseline, s.z_baseline)};
+  backend.evidence(ep,
                    EvidenceInput{data.values.data(), s.transform.data(), s.z.data(),
                                  s.z_base.empty() ? nullptr : s.z_base.data(), s.forecast.data(), T, N,
                                  static_cast<size_t>(s.params.points_per_day)},
-                   EvidenceOutput{s.z_local.data(), s.z_calibrated.data(), s.z_accumulated.data(),
-                                  s.z_baseline.data()});
+                   out);
   s.evidence_seconds = since(t2);
 }
 

@@ -59,28 +59,6 @@ SeriesRules rules_of(const SeriesRules& all, const std::vector<uint32_t>& column
                      pick(all.threshold, columns),  pick(all.min_volume, columns), pick(all.min_points, columns)};
 }
 
-// Traits of every series (the "auto" transform decides per metric over the whole input), read
-// in slices of `slice` consecutive series.
-std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice) {
-  const size_t N = header.N(), T = header.T;
-  std::vector<uint8_t> traits(N, 0);
-  if (const Dataset* all = values.in_memory()) {
-    accumulate_traits(all->values.data(), T, N, N, traits.data());
-    return traits;
-  }
-  std::vector<uint32_t> columns;
-  std::vector<float> buffer;
-  for (size_t i0 = 0; i0 < N; i0 += slice) {
-    const size_t n = std::min(slice, N - i0);
-    columns.resize(n);
-    std::iota(columns.begin(), columns.end(), static_cast<uint32_t>(i0));
-    buffer.resize(T * n);
-    values.gather(columns.data(), n, buffer.data());
-    accumulate_traits(buffer.data(), T, n, n, traits.data() + i0);
-  }
-  return traits;
-}
-
 // Consecutive batches of the plan read together: [first, end) whose series hold at most
 // `max_series` (at least one batch each).
 std::vector<std::pair<size_t, size_t>> plan_read_sets(const std::vector<std::vector<uint32_t>>& plan,
@@ -105,6 +83,26 @@ struct BatchWork {
 };
 
 }  // namespace
+
+std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice) {
+  const size_t N = header.N(), T = header.T;
+  std::vector<uint8_t> traits(N, 0);
+  if (const Dataset* all = values.in_memory()) {
+    accumulate_traits(all->values.data(), T, N, N, traits.data());
+    return traits;
+  }
+  std::vector<uint32_t> columns;
+  std::vector<float> buffer;
+  for (size_t i0 = 0; i0 < N; i0 += slice) {
+    const size_t n = std::min(slice, N - i0);
+    columns.resize(n);
+    std::iota(columns.begin(), columns.end(), static_cast<uint32_t>(i0));
+    buffer.resize(T * n);
+    values.gather(columns.data(), n, buffer.data());
+    accumulate_traits(buffer.data(), T, n, n, traits.data() + i0);
+  }
+  return traits;
+}
 
 size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output) {
   // values; forecast, z, z_derivative, z_volatility; the evidence stage's four; z_base and the first
@@ -217,6 +215,8 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   const SeriesRules rules = derive_series_rules(header.keys, traits, config);
   r.read_seconds += seconds_since(tr);
 
+  // Scores that leave the run need every output of the evidence stage; alarms alone do not.
+  const bool every_output = bool(batching.on_batch) || batching.keep_scores;
   std::vector<BatchWork> work(active);
   for (BatchWork& w : work) w.data = batch_template(header);
   size_t done = 0;
@@ -264,7 +264,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
         const Dataset& data = whole ? *in_memory : w.data;
         gather = seconds_since(tg);
         Scores& scores = w.scores;
-        score_dataset_into(data, config, backend, schedule, whole ? &rules : &batch_rules, scores);
+        score_dataset_into(data, config, backend, schedule, whole ? &rules : &batch_rules, scores, every_output);
 
         const auto td = SteadyClock::now();
         // A series counts as too short when it has data but not a single scored point to alarm on.

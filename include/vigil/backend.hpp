@@ -62,11 +62,12 @@ struct EvidenceInput {
   size_t T = 0, N = 0;
   size_t per_day = 0;                  // steps a day
 };
+// Each [T][N], or null where EvidenceParams leaves the output out.
 struct EvidenceOutput {
-  float* local = nullptr;        // [T][N]
-  float* calibrated = nullptr;   // [T][N]
-  float* accumulated = nullptr;  // [T][N]
-  float* baseline = nullptr;     // [T][N]
+  float* local = nullptr;
+  float* calibrated = nullptr;
+  float* accumulated = nullptr;
+  float* baseline = nullptr;
 };
 
 // How a run should cut its series into batches for a backend: batches of about `bytes` of values

@@ -79,8 +79,10 @@ SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& tr
 Scores score_dataset(const Dataset& data, const Config& config, Backend& backend,
                      const EventSchedule* schedule = nullptr, const SeriesRules* rules = nullptr);
 // The same into `scores`, reusing its arrays' memory: batch after batch, no fresh pages to fault
-// in and zero.
+// in and zero. Without `every_output`, the evidence stage computes only what opens episodes (the
+// slow baseline; the accumulated evidence when detection.support_z is on) and leaves z_local and
+// z_calibrated empty: a run that writes no scores needs nothing else of it.
 void score_dataset_into(const Dataset& data, const Config& config, Backend& backend, const EventSchedule* schedule,
-                        const SeriesRules* rules, Scores& scores);
+                        const SeriesRules* rules, Scores& scores, bool every_output = true);
 
 }  // namespace vigil

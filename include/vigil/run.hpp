@@ -34,6 +34,9 @@ struct BatchOptions {
 
 // The batches: ascending series indices each, whole groups when `whole_groups`.
 std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whole_groups, size_t max_series);
+// The traits of every series (accumulate_traits: the "auto" transform decides per metric over the
+// whole input), read in slices of `slice` consecutive series.
+std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice);
 // Host bytes one series of T points costs in a batch (values, scores, the run's temporaries).
 size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output);
 

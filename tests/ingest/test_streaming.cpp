@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "common/backends.hpp"
@@ -127,6 +128,51 @@ TEST_P(Streaming, ACubeReadInBatchesGivesTheAlarmsOfOnePieceOnTheCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Streaming, VIGIL_ALL_BACKENDS);
+
+// The CPU's one pass per batch: two threads each taking cache-sized batches through every stage,
+// and a cube read a set of batches at a time because the memory budget holds only part of it.
+// Nothing of that may change a result: episodes and alarms to the bit, and every series' scores.
+TEST(Streaming, ConcurrentBatchesAndPartialReadsGiveTheResultsOfOnePiece) {
+  const Cube& c = cube();
+  auto cpu = make_cpu_backend(2);
+  const RunResult whole = run_scoring(c.scenario.data, c.config, *cpu, 0, &c.schedule);
+  ASSERT_FALSE(whole.alarms.empty());
+  const size_t N = c.scenario.data.N(), T = c.scenario.data.T;
+
+  OpenedCube opened = open_cube(c.dir.file("cube"), IngestOptions{});
+  BatchOptions batching;
+  const size_t per_series = batch_bytes_per_series(T, c.config, true);
+  // Room for about a third of the values beside the workers' batches: several reads of the cube.
+  batching.memory_budget = 2 * (N / 9) * per_series + N / 3 * T * sizeof(float);
+  std::map<std::string, std::vector<float>> z, calibrated;  // by series key
+  batching.on_batch = [&](const Dataset& batch, const Scores& s, const std::vector<Episode>&) {
+    for (size_t i = 0; i < batch.N(); ++i)
+      for (size_t t = 0; t < T; ++t) {
+        z[batch.keys.describe(i)].push_back(s.z[t * batch.N() + i]);
+        calibrated[batch.keys.describe(i)].push_back(s.z_calibrated[t * batch.N() + i]);
+      }
+  };
+  const RunResult fused = run_scoring(opened.header, *opened.values, c.config, *cpu, 0, &c.schedule, batching);
+  EXPECT_EQ(fused.workers, 2u);
+  EXPECT_GT(fused.batches, 2u);
+  EXPECT_GE(fused.read_sets, 2u);
+
+  const Seen a = seen(whole), b = seen(fused);
+  EXPECT_EQ(a.episodes, b.episodes);
+  EXPECT_EQ(a.alarms, b.alarms);
+  EXPECT_EQ(a.notices, b.notices);
+  EXPECT_EQ(whole.young_points, fused.young_points);
+  ASSERT_EQ(z.size(), N);
+  for (size_t i = 0; i < N; ++i) {
+    const std::string key = c.scenario.data.keys.describe(i);
+    for (size_t t = 0; t < T; ++t) {
+      const float want = whole.scores.z[t * N + i], got = z[key][t];
+      ASSERT_TRUE(want == got || (std::isnan(want) && std::isnan(got))) << key << " t=" << t;
+      const float want_c = whole.scores.z_calibrated[t * N + i], got_c = calibrated[key][t];
+      ASSERT_TRUE(want_c == got_c || (std::isnan(want_c) && std::isnan(got_c))) << key << " t=" << t;
+    }
+  }
+}
 
 TEST(Streaming, AMetricsTransformIsDecidedOverEveryBatch) {
   // One region's series of a metric carry fractions: the whole metric is log1p, not count,

@@ -115,10 +115,10 @@ struct EvidenceRow {
     for (int k = 0; k < 3; ++k) earlier[k] = r.earlier[k] ? get<V>(r.earlier[k] + j) : splat<V>(NAN);        \
     const EvidenceOutOf<V> o =                                                                               \
         evidence_step_t(p, s, x, get<V>(r.count + j) != 0.0f, z, get<V>(r.forecast + j), earlier);           \
-    put(r.out.local + j, o.local);                                                                           \
-    put(r.out.calibrated + j, o.calibrated);                                                                 \
-    put(r.out.accumulated + j, o.accumulated);                                                               \
-    put(r.out.baseline + j, o.baseline);                                                                     \
+    if (r.out.local) put(r.out.local + j, o.local);                                                          \
+    if (r.out.calibrated) put(r.out.calibrated + j, o.calibrated);                                           \
+    if (r.out.accumulated) put(r.out.accumulated + j, o.accumulated);                                        \
+    if (r.out.baseline) put(r.out.baseline + j, o.baseline);                                                 \
   }                                                                                                          \
   inline void evidence_rows(const EvidenceParams& params, float* state, size_t n, const EvidenceRow& r) {    \
     const EvidenceParams p = params;                                                                         \
@@ -279,6 +279,7 @@ class CpuBackend final : public Backend {
     EvidenceState start;
     evidence_init(params, start);
     const size_t lags[3] = {in.per_day, 2 * in.per_day, 7 * in.per_day};
+    auto at = [](float* output, size_t k) { return output ? output + k : nullptr; };  // null: not wanted
 #pragma omp parallel num_threads(threads_)
     {
       std::vector<float> count(kBlock);
@@ -295,7 +296,8 @@ class CpuBackend final : public Backend {
           const size_t row = t * N + i0;
           EvidenceRow r{in.values + row, count.data(), in.z + row, in.z_base ? in.z_base + row : nullptr,
                         in.forecast + row, {nullptr, nullptr, nullptr},
-                        EvidenceOutput{out.local + row, out.calibrated + row, out.accumulated + row, out.baseline + row}};
+                        EvidenceOutput{at(out.local, row), at(out.calibrated, row), at(out.accumulated, row),
+                                       at(out.baseline, row)}};
           for (int k = 0; k < 3; ++k)
             if (in.per_day > 0 && t >= lags[k]) r.earlier[k] = in.forecast + row - lags[k] * N;
           evidence_block(isa, params, state, n, r);

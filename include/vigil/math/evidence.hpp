@@ -67,6 +67,9 @@ struct EvidenceParams {
   float clip = 0;            // |z| counted into the accumulated evidence
   float drift_prior = 0.05f; // a young series' typical day-to-day drift (transformed units): its start q90 / 1.645
   float drift_unit = 0.01f;  // the smallest q90 of a drift: a 1 % day-to-day swing
+  // The outputs computed (the others are NaN): a run that writes no scores needs only what opens
+  // episodes. Each has its own state, so leaving one out changes none of the others.
+  bool with_local = true, with_calibrated = true, with_accumulated = true, with_baseline = true;
 };
 
 // The state and outputs are written once over a lane type V, like the forecast's (forecast.hpp,
@@ -257,26 +260,33 @@ template <class V, class M>
 VIGIL_HD_INLINE EvidenceOutOf<V> evidence_step_t(const EvidenceParams& p, EvidenceStateOf<V>& s, V x, M is_count,
                                                  V z, V f, const V earlier[3]) {
   using namespace evidence_detail;
-  const V local = local_step_t(p, s, x, is_count);
-  const auto scored = is_num(z);
-  const V baseline = baseline_step_t(p, s, f, earlier, scored);
-  const float z_unit = kGaussQ90 / p.max_gain;
-  const V c = calibrate_t(z, s.q, z_unit);
-  const V cc = clampf(z, -p.clip, p.clip);
-  // The mean fills as a cumulative average, then moves at its steady rate; its standard error
-  // for independent unit points normalises it.
-  const V mean_n = s.mean_n + 1.0f;
-  const V rate = filling_rate_t(mean_n, p.accumulate_rate);
-  const V mean = s.mean + rate * (cc - s.mean);
-  const V se = rate == p.accumulate_rate ? splat<V>(p.accumulate_se) : sqrt_of(rate / (2.0f - rate));
-  const V acc_raw = mean / se;
-  const V acc = calibrate_t(acc_raw, s.aq, z_unit);
-  track_t(s.q, z, p.quantile_rate, p.prior_points, scored);
-  track_t(s.aq, acc_raw, p.quantile_rate, p.prior_points, scored);
-  s.mean = scored ? mean : s.mean;
-  s.mean_n = scored ? mean_n : s.mean_n;
   const V none = splat<V>(NAN);
-  return EvidenceOutOf<V>{local, scored ? c : none, scored ? acc : none, baseline};
+  const V local = p.with_local ? local_step_t(p, s, x, is_count) : none;
+  const auto scored = is_num(z);
+  const V baseline = p.with_baseline ? baseline_step_t(p, s, f, earlier, scored) : none;
+  const float z_unit = kGaussQ90 / p.max_gain;
+  V calibrated = none, accumulated = none;
+  if (p.with_calibrated) {
+    const V c = calibrate_t(z, s.q, z_unit);
+    track_t(s.q, z, p.quantile_rate, p.prior_points, scored);
+    calibrated = scored ? c : none;
+  }
+  if (p.with_accumulated) {
+    const V cc = clampf(z, -p.clip, p.clip);
+    // The mean fills as a cumulative average, then moves at its steady rate; its standard error
+    // for independent unit points normalises it.
+    const V mean_n = s.mean_n + 1.0f;
+    const V rate = filling_rate_t(mean_n, p.accumulate_rate);
+    const V mean = s.mean + rate * (cc - s.mean);
+    const V se = rate == p.accumulate_rate ? splat<V>(p.accumulate_se) : sqrt_of(rate / (2.0f - rate));
+    const V acc_raw = mean / se;
+    const V acc = calibrate_t(acc_raw, s.aq, z_unit);
+    track_t(s.aq, acc_raw, p.quantile_rate, p.prior_points, scored);
+    s.mean = scored ? mean : s.mean;
+    s.mean_n = scored ? mean_n : s.mean_n;
+    accumulated = scored ? acc : none;
+  }
+  return EvidenceOutOf<V>{local, calibrated, accumulated, baseline};
 }
 
 #ifndef VIGIL_FORECAST_LANES_AGAIN

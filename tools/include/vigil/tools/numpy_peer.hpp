@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vigil/math/forecast.hpp"
 
@@ -49,5 +51,13 @@ bool numpy_peer_available(std::string* why_not);
 std::optional<NumpyPeerResult> run_numpy_peer(const ForecastParams& params, const float* values,
                                               const uint8_t* transform, size_t T, size_t N,
                                               const float* reference_z, std::string* why_not);
+
+// The peer as a whole process on a .npy already on disk (a cube's values.npy: its load is part of
+// the run): the command line, with its parameters written to `params_path`. nullopt, with the
+// reason, where the peer cannot run here. Run it with one thread (numpy_peer_environment).
+std::optional<std::vector<std::string>> numpy_peer_command(const ForecastParams& params, const uint8_t* transform,
+                                                           size_t N, const std::string& values_npy,
+                                                           const std::string& params_path, std::string* why_not);
+std::vector<std::pair<std::string, std::string>> numpy_peer_environment();
 
 }  // namespace vigil

@@ -615,3 +615,36 @@ TEST(PeersOnGeneratedData, PowerCutsAreBroadConfinedMalfunctionsAreNot) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The CPU's vectorised series loop (peers.cpp) against peer_step itself, the per-point function
+// the CUDA kernel runs, series by series: the same operations in the same order, so the same bits.
+TEST(PeerCpu, TheVectorisedSeriesLoopIsPeerStepToTheBit) {
+  const size_t N = 701, T = 400;
+  const RandomCase c = random_case(N, T, 11);
+  const PeerLayout l = make_peer_layout(c.data);
+  PeerParams p;
+  p.correlation_rate = 0.2f;
+  auto cpu = make_cpu_backend(2);
+  const PeerResult r = run_peers(*cpu, l, c.z, T, p);
+  const size_t C = l.cells(), G = l.groups();
+  std::vector<CorrelationState> state(N, correlation_init());
+  for (size_t t = 0; t < T; ++t) {
+    const float* cell_row = r.cell_z.data() + t * C;
+    for (size_t i = 0; i < N; ++i) {
+      const uint32_t cell = l.cell_of_series[i], g = l.group_of_cell[cell];
+      ASSERT_LT(g, G);
+      const GroupContext context =
+          group_context(cell_row, l.group_cell_offsets[g], l.group_cell_offsets[g + 1], p.deviating_z);
+      const PeerPoint want = peer_step(p, context, cell_row[cell], c.z[t * N + i], state[i]);
+      const float got_b = r.breadth[t * N + i], got_c = r.correlation[t * N + i];
+      ASSERT_EQ(std::memcmp(&want.breadth, &got_b, sizeof(float)), 0) << "breadth t=" << t << " i=" << i;
+      ASSERT_EQ(std::memcmp(&want.correlation, &got_c, sizeof(float)), 0) << "correlation t=" << t << " i=" << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vigil

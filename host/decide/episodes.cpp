@@ -100,8 +100,21 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
       }
       r.open = false;
     };
+    // Most rows hold no point past any threshold and no open run: a vectorised look skips them.
+    float lowest = INFINITY;
+    for (size_t j = 0; j < n; ++j) lowest = std::min(lowest, scores.threshold[i0 + j]);
+    size_t open_runs = 0;
     for (size_t t = score_from; t < T; ++t) {
       const float* z = z_all.data() + t * N + i0;
+      if (open_runs == 0) {
+        const float* acc = accumulated ? accumulated->data() + t * N + i0 : nullptr;
+        const float* base = baseline ? baseline->data() + t * N + i0 : nullptr;
+        bool any = false;
+        for (size_t j = 0; j < n; ++j) any |= std::fabs(z[j]) >= lowest;
+        for (size_t j = 0; acc && j < n; ++j) any |= std::fabs(acc[j]) >= lowest;
+        for (size_t j = 0; base && j < n; ++j) any |= std::fabs(base[j]) >= lowest;
+        if (!any) continue;
+      }
       for (size_t j = 0; j < n; ++j) {
         OpenRun& r = runs[j];
         const size_t i = i0 + j;
@@ -128,6 +141,8 @@ std::vector<Episode> find_episodes(const Dataset& data, const Scores& scores, co
           close(j, r);
         }
       }
+      open_runs = 0;
+      for (size_t j = 0; j < n; ++j) open_runs += runs[j].open;
     }
     for (size_t j = 0; j < n; ++j) close(j, runs[j]);
   }

@@ -87,7 +87,7 @@ size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_o
   size_t per_point = 4 + 1 + 16;
   if (config.mechanisms.events) per_point += 4 + 12;
   if (config.mechanisms.cross_stack) per_point += 8;
-  if (with_scores_output) per_point += 4;
+  if (with_scores_output) per_point += 4 + 4;  // the final score, the band's scale
   return per_point * std::max<size_t>(T, 1) + 256;  // + keys, rules, forecast state
 }
 
@@ -153,6 +153,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   size_t done = 0;
   Dataset copy = batch_template(header);  // the batch's values, when not scored in place
   Scores scores;  // the batch's scores; both keep their memory from batch to batch
+  scores.want_scale = batching.band;
   for (const std::vector<uint32_t>& columns : plan) {
     const size_t n = columns.size();
     r.largest_batch = std::max(r.largest_batch, n);
@@ -222,6 +223,7 @@ RunResult run_scoring(const Dataset& data, const Config& config, Backend& backen
   BatchOptions one;
   one.max_series = std::max<size_t>(1, data.N());
   one.keep_scores = true;
+  one.band = true;  // the scores are kept to be written
   return run_scoring(data, *memory_source(data), config, backend, score_from, schedule, one);
 }
 

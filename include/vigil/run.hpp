@@ -20,6 +20,7 @@ struct BatchOptions {
   size_t max_series = 0;       // series per batch; 0: as many as memory_budget holds
   size_t memory_budget = size_t{2} << 30;  // host bytes for one batch's values and scores
   bool keep_scores = false;    // keep RunResult::scores (one batch only)
+  bool band = false;           // fill Scores::scale, the scores file's band (4 bytes a point)
   // After each batch is decided: the batch as a Dataset of its own (series renumbered in
   // ascending order of the input's), its scores and its episodes (batch series indices).
   std::function<void(const Dataset& batch, const Scores&, const std::vector<Episode>&)> on_batch;

@@ -69,6 +69,7 @@ struct BlockRow {
       store(r.out.z_base + j, s.z_base);                                                                     \
       store(r.out.z_derivative + j, s.z_derivative);                                                         \
       store(r.out.z_volatility + j, s.z_volatility);                                                         \
+      store(r.out.scale + j, s.scale);                                                                       \
     }                                                                                                        \
   }
 

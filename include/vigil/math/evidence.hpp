@@ -213,10 +213,16 @@ VIGIL_HD void earlier_forecasts(const float* forecast, size_t t, size_t i, size_
   for (int k = 0; k < 3; ++k) out[k] = per_day > 0 && t >= lags[k] ? forecast[(t - lags[k]) * N + i] : NAN;
 }
 
+// The factor a young z is divided by at `age` steps after the series' first valid value (1 once
+// mature): the same factor widens the band of the scores file (host/io/outputs.cpp).
+VIGIL_HD float young_width_at(const EvidenceParams& p, float age) {
+  const float ahead = p.young_until - age;  // steps of learning still ahead
+  return ahead > 0 ? 1.0f + max_f(ahead * p.young_slope, 0.0f) : 1.0f;
+}
+
 // The factor a young z is divided by (1 once mature), then the series' age moves on a step.
 VIGIL_HD float young_widening(const EvidenceParams& p, EvidenceState& s, float x) {
-  const float ahead = p.young_until - s.age;  // steps of learning still ahead
-  const float widen = ahead > 0 ? 1.0f + max_f(ahead * p.young_slope, 0.0f) : 1.0f;
+  const float widen = young_width_at(p, s.age);
   s.age = s.age == 0.0f ? (x == x ? 1.0f : 0.0f) : s.age + 1.0f;
   return widen;
 }

@@ -319,6 +319,13 @@ std::string member_text(const Dims& d, const Dims& scope) {
     if (!scope.count(k)) s += (s.empty() ? "" : ", ") + k + "=" + v;
   return s.empty() ? dims_text(d) : s;
 }
+// The same, values only ("android · play_starts"), for small plots and tables.
+std::string member_short(const Dims& d, const Dims& scope) {
+  std::string s;
+  for (const auto& [k, v] : d)
+    if (!scope.count(k)) s += (s.empty() ? "" : " \u00b7 ") + v;
+  return s.empty() ? dims_text(d) : s;
+}
 int severity_rank(const std::string& s) { return s == "critical" ? 0 : s == "major" ? 1 : s == "minor" ? 2 : 3; }
 
 // ---- Plots ----------------------------------------------------------------------------------
@@ -395,6 +402,7 @@ std::string svg_plot(const Plot& p) {
   const double vstep = nice_step(v1 - v0, p.small ? 3 : 5);
   std::string grid, labels;
   for (double v = std::ceil(v0 / vstep) * vstep; v <= v1; v += vstep) {
+    if (std::fabs(v) < vstep * 1e-6) v = 0;
     const double y = Y(v);
     grid += "M" + num(left) + " " + num(y) + "H" + num(right);
     labels += "<text class=\"ytick\" x=\"" + num(left - 4) + "\" y=\"" + num(y + 3) + "\">" + esc(compact(v)) +
@@ -430,9 +438,12 @@ std::string svg_plot(const Plot& p) {
            "</text>";
   }
 
-  // The band: between its edges where both exist; an edge the series never alarms on (a
-  // drop-only metric has no upper one) is the plot's border.
-  std::string band;
+  // The band: between its edges where both exist. A metric that alarms one way only (drops) has
+  // one edge: the band then runs from that edge to the forecast, and the edge is drawn as a line.
+  std::string band, edges;
+  auto edge_or_forecast = [&](float edge, float forecast, double fallback) {
+    return std::isfinite(edge) ? YC(edge) : std::isfinite(forecast) ? YC(forecast) : fallback;
+  };
   for (size_t k = a; k < b;) {
     while (k < b && !(std::isfinite(pts.lower[k]) || std::isfinite(pts.upper[k]))) ++k;
     size_t e = k;
@@ -441,18 +452,21 @@ std::string svg_plot(const Plot& p) {
       std::string up, down;
       for (size_t j = k; j < e; ++j) {
         const double x = X(static_cast<double>(pts.t[j]));
-        up += (j == k ? "M" : "L") + num(x) + " " +
-              num(std::isfinite(pts.upper[j]) ? YC(pts.upper[j]) : top);
+        up += (j == k ? "M" : "L") + num(x) + " " + num(edge_or_forecast(pts.upper[j], pts.forecast[j], top));
+        if (std::isfinite(pts.lower[j]) != std::isfinite(pts.upper[j]))
+          edges += (j == k ? "M" : "L") + num(x) + " " +
+                   num(std::isfinite(pts.lower[j]) ? YC(pts.lower[j]) : YC(pts.upper[j]));
       }
       for (size_t j = e; j-- > k;) {
         const double x = X(static_cast<double>(pts.t[j]));
-        down += "L" + num(x) + " " + num(std::isfinite(pts.lower[j]) ? YC(pts.lower[j]) : bottom);
+        down += "L" + num(x) + " " + num(edge_or_forecast(pts.lower[j], pts.forecast[j], bottom));
       }
       band += up + down + "Z";
     }
     k = e;
   }
   if (!band.empty()) s += "<path class=\"band\" d=\"" + band + "\"/>";
+  if (!edges.empty()) s += "<path class=\"edge\" d=\"" + edges + "\"/>";
 
   auto line = [&](const std::vector<float>& v) {
     std::string d;
@@ -481,7 +495,7 @@ std::string svg_plot(const Plot& p) {
   if (!outside.empty()) s += "<path class=\"outside\" d=\"" + outside + "\"/>";
   s += "</g>";
   s += labels;
-  s += "<text class=\"plot-title\" x=\"" + num(left) + "\" y=\"" + num(p.small ? 12 : 13) + "\">" + esc(p.title) +
+  s += "<text class=\"plot-title\" x=\"" + num(p.small ? 4 : left) + "\" y=\"" + num(p.small ? 12 : 13) + "\">" + esc(p.title) +
        "</text>";
   s += "</svg>";
   return s;
@@ -496,7 +510,8 @@ h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:0 0 6px}h3{font-size
 section{background:#fff;border:1px solid #d8dee7;border-radius:6px;padding:14px 16px;margin:14px 0}
 table{border-collapse:collapse;width:100%;font-size:12.5px;margin:6px 0}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e6eaf0;vertical-align:top}
-th{background:#f0f3f7;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f0f3f7;font-weight:600;white-space:nowrap}td{white-space:nowrap}td.wrap{white-space:normal}
+table.evidence{font-size:11.5px}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .sev{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600;color:#fff}
 .sev.critical{background:#c0392b}.sev.major{background:#d9822b}.sev.minor{background:#7f8c8d}.sev.notice{background:#5b6b8c}
 .facts{color:#3b4657;margin:2px 0 8px}.muted{color:#6b7585}.grid2{display:flex;flex-wrap:wrap;gap:6px}
@@ -505,7 +520,7 @@ th{background:#f0f3f7;font-weight:600}td.n,th.n{text-align:right;font-variant-nu
 .legend span{margin-right:14px;font-size:12px}.legend i{display:inline-block;width:18px;height:10px;margin-right:4px;vertical-align:middle}
 svg.plot{display:block;background:#fff}
 svg .frame{fill:#fff;stroke:#c9d1dc}svg .grid{stroke:#edf0f4;fill:none}
-svg .band{fill:#cfe0f3;stroke:none}svg .forecast{fill:none;stroke:#6d7a8c;stroke-width:1.3;stroke-dasharray:5 3}
+svg .band{fill:#cfe0f3;stroke:none}svg .edge{fill:none;stroke:#8fb3dc;stroke-width:1}svg .forecast{fill:none;stroke:#6d7a8c;stroke-width:1.3;stroke-dasharray:5 3}
 svg .values{fill:none;stroke:#14365d;stroke-width:1.6;stroke-linejoin:round}
 svg .outside{stroke:#d62728;stroke-width:4;stroke-linecap:round;fill:none}
 svg .alarm{fill:#e74c3c;fill-opacity:.13}svg .event{fill:#8e44ad;fill-opacity:.12}
@@ -620,24 +635,57 @@ double peak_in(const Points& p, int64_t start, int64_t end, const std::vector<fl
 }
 
 std::string Page::evidence_table(const std::vector<const Record*>& eps, const Dims& scope) {
-  std::string s =
-      "<table class=\"evidence\"><tr><th>episode</th><th>series</th><th>start (UTC)</th><th>duration</th>"
-      "<th class=\"n\">peak z</th><th class=\"n\">onset z</th><th class=\"n\">derivative</th>"
-      "<th class=\"n\">accumulated</th><th class=\"n\">breadth</th><th class=\"n\">correlation</th>"
-      "<th class=\"n\">group z</th><th class=\"n\">z without events</th><th>events</th><th>decision</th></tr>";
+  // Columns with a value in some row (a stage that is off leaves its column out).
+  struct Column {
+    std::string header;
+    bool numeric;
+    std::vector<std::string> cells;
+  };
+  std::vector<Column> cols = {{"episode", false, {}},      {"series", false, {}},    {"start (UTC)", false, {}},
+                              {"duration", false, {}},     {"peak z", true, {}},     {"onset z", true, {}},
+                              {"derivative", true, {}},    {"accumulated", true, {}}, {"breadth", true, {}},
+                              {"correlation", true, {}},   {"group z", true, {}},    {"z without events", true, {}},
+                              {"events", false, {}},       {"decision", false, {}}};
+  std::string dims_named;
   for (const Record* e : eps) {
     double acc = NAN;
     if (!e->series.empty()) {
       const auto it = scores_.series.find(key_of(e->series[0], scores_.dims, o_.ledger + ":" + std::to_string(e->line)));
       if (it != scores_.series.end()) acc = peak_in(it->second, e->start, e->end, it->second.accumulated);
+      if (dims_named.empty())
+        for (const auto& [k, v] : e->series[0])
+          if (!scope.count(k)) dims_named += (dims_named.empty() ? "" : " &#183; ") + esc(k);
     }
-    s += "<tr><td>" + esc(e->id) + "</td><td>" + esc(e->series.empty() ? dims_text(e->scope) : member_text(e->series[0], scope)) +
-         "</td><td>" + utc(e->start) + "</td><td>" + duration_text(e->end - e->start) + "</td><td class=\"n\">" +
-         fmt_signed(e->peak_z) + "</td><td class=\"n\">" + fmt(e->onset_z, 1) + "</td><td class=\"n\">" +
-         fmt(e->derivative, 1) + "</td><td class=\"n\">" + fmt_signed(acc) + "</td><td class=\"n\">" +
-         fmt(e->breadth, 0) + "</td><td class=\"n\">" + fmt(e->correlation, 2) + "</td><td class=\"n\">" +
-         fmt_signed(e->group_z) + "</td><td class=\"n\">" + fmt_signed(e->z_without_events) + "</td><td>" +
-         esc(e->events) + "</td><td>" + esc(e->reason) + "</td></tr>";
+    const std::string cells[] = {esc(e->id),
+                                 esc(e->series.empty() ? dims_text(e->scope) : member_short(e->series[0], scope)),
+                                 utc(e->start),
+                                 duration_text(e->end - e->start),
+                                 fmt_signed(e->peak_z),
+                                 fmt(e->onset_z, 1),
+                                 fmt(e->derivative, 1),
+                                 fmt_signed(acc),
+                                 fmt(e->breadth, 0),
+                                 fmt(e->correlation, 2),
+                                 fmt_signed(e->group_z),
+                                 fmt_signed(e->z_without_events),
+                                 esc(e->events),
+                                 esc(e->reason)};
+    for (size_t c = 0; c < cols.size(); ++c) cols[c].cells.push_back(cells[c]);
+  }
+  if (!dims_named.empty()) cols[1].header = "series (" + dims_named + ")";
+  std::vector<const Column*> shown;
+  for (const Column& c : cols)
+    if (std::any_of(c.cells.begin(), c.cells.end(), [](const std::string& x) { return !x.empty() && x != "&#8211;"; }))
+      shown.push_back(&c);
+  std::string s = "<table class=\"evidence\"><tr>";
+  for (const Column* c : shown) s += std::string(c->numeric ? "<th class=\"n\">" : "<th>") + c->header + "</th>";
+  s += "</tr>";
+  for (size_t r = 0; r < eps.size(); ++r) {
+    s += "<tr>";
+    for (const Column* c : shown)
+      s += std::string(c->numeric ? "<td class=\"n\">" : c == &cols[1] ? "<td class=\"wrap\">" : "<td>") + c->cells[r] +
+           "</td>";
+    s += "</tr>";
   }
   return s + "</table>";
 }
@@ -698,14 +746,17 @@ std::string Page::alarm_section(const Record& a) {
     if (members.size() > 1) {
       s += "<h3>Other members</h3><div class=\"grid2\">";
       for (size_t k = 1; k < members.size() && k <= kSmall; ++k)
-        s += plot(*members[k], member_text(a.series[k], a.scope), key_of(a.series[k], scores_.dims, o_.alarms), t0,
+        s += plot(*members[k], member_short(a.series[k], a.scope), key_of(a.series[k], scores_.dims, o_.alarms), t0,
                   t1, spans_for(a, {a.series[k]}, t0, t1, true), true);
       s += "</div>";
       if (members.size() > kSmall + 1 || a.truncated) {
         s += "<p class=\"muted\">Also members: ";
-        for (size_t k = kSmall + 1; k < a.series.size(); ++k)
+        constexpr size_t kNamed = 16;
+        for (size_t k = kSmall + 1; k < a.series.size() && k <= kSmall + kNamed; ++k)
           s += (k > kSmall + 1 ? "; " : "") + esc(member_text(a.series[k], a.scope));
-        if (a.truncated) s += " and " + std::to_string(a.truncated) + " more not listed in the alarm line";
+        if (a.series.size() > kSmall + 1 + kNamed)
+          s += " and " + std::to_string(a.series.size() - kSmall - 1 - kNamed) + " more listed (in the aggregate)";
+        if (a.truncated) s += "; " + std::to_string(a.truncated) + " more not listed in the alarm line";
         s += ".</p>";
       }
     }
@@ -732,7 +783,7 @@ std::string Page::alarm_section(const Record& a) {
     bool in_scope = false;
     for (const Dims& m : a.series) in_scope = in_scope || scope_matches(e.scope, m);
     if (in_scope)
-      rows.push_back("<tr><td>" + esc(e.name) + "</td><td>" + utc(e.start) + "</td><td>" + utc(e.end) + "</td><td>" +
+      rows.push_back("<tr><td>" + esc(e.name) + "</td><td>" + utc(e.start) + "</td><td>" + utc(e.end) + "</td><td class=\"wrap\">" +
                      esc(e.scope.text()) + "</td><td class=\"n\">" + percent(e.expected_impact) + "</td></tr>");
   }
   s += "<h3>Scheduled events in scope</h3>";
@@ -782,7 +833,7 @@ std::string Page::notice_section(const Record& n) {
     if (drawn.count(stack) || plots >= 6) continue;
     drawn.insert(stack);
     ++plots;
-    s += plot(*points(d, n, o_.ledger), member_text(d, n.scope), key_of(d, scores_.dims, o_.ledger), t0, t1,
+    s += plot(*points(d, n, o_.ledger), member_short(d, n.scope), key_of(d, scores_.dims, o_.ledger), t0, t1,
               spans_for(n, {d}, t0, t1, true), true);
   }
   s += "</div>";
@@ -819,15 +870,15 @@ std::string why_not(const Record& e) {
 std::string Page::near_misses(const std::vector<const Record*>& shown) {
   std::string s = "<section id=\"near-misses\"><h2>Why was this not raised? The strongest suppressed candidates</h2>";
   if (shown.empty()) return s + "<p class=\"muted\">No candidate episode was suppressed.</p></section>";
-  s += "<p class=\"facts\">Suppressed candidate episodes, strongest |peak z| first (one per external-event notice), "
-       "with the rule that held each back.</p>";
+  s += "<p class=\"facts\">Suppressed candidate episodes: the strongest held back by each rule, then the strongest "
+       "of the rest (one per external-event notice), with the rule and the evidence that held each back.</p>";
   s += "<table><tr><th>episode</th><th>series</th><th>start (UTC)</th><th>duration</th><th class=\"n\">peak z</th>"
        "<th class=\"n\">impact</th><th>rule</th><th>why not raised</th></tr>";
   for (const Record* e : shown)
-    s += "<tr><td>" + esc(e->id) + "</td><td>" + esc(e->series.empty() ? dims_text(e->scope) : dims_text(e->series[0])) +
+    s += "<tr><td>" + esc(e->id) + "</td><td class=\"wrap\">" + esc(e->series.empty() ? dims_text(e->scope) : dims_text(e->series[0])) +
          "</td><td>" + utc(e->start) + "</td><td>" + duration_text(e->end - e->start) + "</td><td class=\"n\">" +
          fmt_signed(e->peak_z) + "</td><td class=\"n\">" + percent(e->impact) + "</td><td>" + esc(e->reason) +
-         "</td><td>" + why_not(*e) + "</td></tr>";
+         "</td><td class=\"wrap\">" + why_not(*e) + "</td></tr>";
   s += "</table><div class=\"grid2\">";
   for (size_t k = 0; k < shown.size() && k < 4; ++k) {
     const Record& e = *shown[k];
@@ -931,12 +982,18 @@ std::string Page::render() {
     if (e.status != "raised") suppressed.push_back(&e);
   std::stable_sort(suppressed.begin(), suppressed.end(),
                    [](const Record* x, const Record* y) { return std::fabs(x->peak_z) > std::fabs(y->peak_z); });
-  std::vector<const Record*> near;
+  // The strongest of each rule first (every rule that held something back is shown), then the
+  // strongest of the rest.
+  std::vector<const Record*> near, rest;
+  std::set<std::string> rule_seen;
   for (const Record* e : suppressed) {
-    if (near.size() >= o_.near_misses) break;
     if (!e->notice.empty() && !notice_seen.insert(e->notice).second) continue;
-    near.push_back(e);
+    (rule_seen.insert(e->reason).second && near.size() < o_.near_misses ? near : rest).push_back(e);
   }
+  for (const Record* e : rest)
+    if (near.size() < o_.near_misses) near.push_back(e);
+  std::stable_sort(near.begin(), near.end(),
+                   [](const Record* x, const Record* y) { return std::fabs(x->peak_z) > std::fabs(y->peak_z); });
 
   // The scores of every series a drawn section needs.
   scores_.dims = header_dims(o_.scores);
@@ -995,7 +1052,7 @@ std::string Page::render() {
     const std::string id = k < drawn ? "<a href=\"#" + esc(a.id) + "\">" + esc(a.id) + "</a>" : esc(a.id);
     body += "<tr><td>" + id + "</td><td><span class=\"sev " + esc(a.severity) + "\">" + esc(a.severity) +
             "</span></td><td>" + esc(a.direction) + "</td><td>" + utc(a.start) + "</td><td>" +
-            duration_text(a.end - a.start) + "</td><td>" + esc(dims_text(a.scope)) + "</td><td class=\"n\">" +
+            duration_text(a.end - a.start) + "</td><td class=\"wrap\">" + esc(dims_text(a.scope)) + "</td><td class=\"n\">" +
             std::to_string(a.n_series) + "</td><td class=\"n\">" + percent(a.impact) + "</td><td class=\"n\">" +
             fmt_signed(a.peak_z) + "</td></tr>";
   }

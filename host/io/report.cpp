@@ -419,6 +419,7 @@ std::string svg_plot(const Plot& p) {
   for (int64_t t = (p.t0 + tstep - 1) / tstep * tstep; t <= static_cast<int64_t>(t1); t += tstep) {
     const double x = X(static_cast<double>(t));
     grid += "M" + num(x) + " " + num(top) + "V" + num(bottom);
+    if (x > right - 16 || x < left + 16) continue;  // a label there would be cut at the edge
     const std::string iso = format_iso(t);
     const std::string label = (t % 86400 == 0 || tstep >= 86400) ? iso.substr(5, 5) + (p.small ? "" : " 00:00")
                                                                   : iso.substr(11, 5);
@@ -533,7 +534,8 @@ a{color:#1f5fa8;text-decoration:none}
 std::string legend() {
   return "<p class=\"legend\"><span><i style=\"background:#14365d;height:3px\"></i>value</span>"
          "<span><i style=\"border-top:2px dashed #6d7a8c;height:0\"></i>forecast</span>"
-         "<span><i style=\"background:#cfe0f3\"></i>normal band (|z| below the threshold)</span>"
+         "<span><i style=\"background:#cfe0f3\"></i>normal band: |z| below the threshold (a drop-only metric's runs "
+         "from its lower edge to the forecast)</span>"
          "<span><i style=\"background:rgba(231,76,60,.25)\"></i>alarm span</span>"
          "<span><i style=\"background:rgba(142,68,173,.22)\"></i>scheduled event</span>"
          "<span><i style=\"background:#d62728;border-radius:5px;width:8px;height:8px\"></i>outside the band</span>"
@@ -750,10 +752,13 @@ std::string Page::alarm_section(const Record& a) {
                   t1, spans_for(a, {a.series[k]}, t0, t1, true), true);
       s += "</div>";
       if (members.size() > kSmall + 1 || a.truncated) {
-        s += "<p class=\"muted\">Also members: ";
+        std::string named;
+        for (const auto& [k, v] : a.series[0])
+          if (!a.scope.count(k)) named += (named.empty() ? "" : " \u00b7 ") + k;
+        s += "<p class=\"muted\">Also members (" + esc(named) + "): ";
         constexpr size_t kNamed = 16;
         for (size_t k = kSmall + 1; k < a.series.size() && k <= kSmall + kNamed; ++k)
-          s += (k > kSmall + 1 ? "; " : "") + esc(member_text(a.series[k], a.scope));
+          s += (k > kSmall + 1 ? "; " : "") + esc(member_short(a.series[k], a.scope));
         if (a.series.size() > kSmall + 1 + kNamed)
           s += " and " + std::to_string(a.series.size() - kSmall - 1 - kNamed) + " more listed (in the aggregate)";
         if (a.truncated) s += "; " + std::to_string(a.truncated) + " more not listed in the alarm line";

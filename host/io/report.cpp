@@ -518,7 +518,7 @@ table.evidence{font-size:11.5px}td.n,th.n{text-align:right;font-variant-numeric:
 .facts{color:#3b4657;margin:2px 0 8px}.muted{color:#6b7585}.grid2{display:flex;flex-wrap:wrap;gap:6px}
 .counts{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0}.counts div{background:#f0f3f7;border-radius:4px;padding:4px 10px}
 .counts b{font-size:16px;display:block}
-.legend span{margin-right:14px;font-size:12px}.legend i{display:inline-block;width:18px;height:10px;margin-right:4px;vertical-align:middle}
+.legend span{margin-right:14px;font-size:12px;white-space:nowrap}.legend i{display:inline-block;width:18px;height:10px;margin-right:4px;vertical-align:middle}
 svg.plot{display:block;background:#fff}
 svg .frame{fill:#fff;stroke:#c9d1dc}svg .grid{stroke:#edf0f4;fill:none}
 svg .band{fill:#cfe0f3;stroke:none}svg .edge{fill:none;stroke:#8fb3dc;stroke-width:1}svg .forecast{fill:none;stroke:#6d7a8c;stroke-width:1.3;stroke-dasharray:5 3}
@@ -534,8 +534,7 @@ a{color:#1f5fa8;text-decoration:none}
 std::string legend() {
   return "<p class=\"legend\"><span><i style=\"background:#14365d;height:3px\"></i>value</span>"
          "<span><i style=\"border-top:2px dashed #6d7a8c;height:0\"></i>forecast</span>"
-         "<span><i style=\"background:#cfe0f3\"></i>normal band: |z| below the threshold (a drop-only metric's runs "
-         "from its lower edge to the forecast)</span>"
+         "<span><i style=\"background:#cfe0f3\"></i>normal band (|z| under the threshold)</span>"
          "<span><i style=\"background:rgba(231,76,60,.25)\"></i>alarm span</span>"
          "<span><i style=\"background:rgba(142,68,173,.22)\"></i>scheduled event</span>"
          "<span><i style=\"background:#d62728;border-radius:5px;width:8px;height:8px\"></i>outside the band</span>"
@@ -628,7 +627,7 @@ std::string Page::plot(const Points& p, const std::string& title, const std::str
   return svg_plot(pl);
 }
 
-// The members' peak accumulated evidence inside [start, end) of one series (signed, NaN if none).
+// The largest |v| of one series inside [start, end), signed (NaN if none).
 double peak_in(const Points& p, int64_t start, int64_t end, const std::vector<float>& v) {
   double best = NAN;
   for (size_t k = p.at_or_after(start); k < p.t.size() && p.t[k] < end; ++k)
@@ -1020,8 +1019,10 @@ std::string Page::render() {
 
   std::string body;
   body += "<section id=\"summary\"><h1>vigil report</h1>";
-  body += "<p class=\"facts\">" + esc(scores_.first_time) + " .. " + esc(scores_.last_time) +
-          " (UTC) &#183; inputs: alarms <code>" + esc(o_.alarms) + "</code>, ledger <code>" + esc(o_.ledger) +
+  const auto first = parse_timestamp(scores_.first_time), last = parse_timestamp(scores_.last_time);
+  body += "<p class=\"facts\">" +
+          (first && last ? utc(*first) + " .. " + utc(*last) + " UTC" : std::string("no scores")) +
+          " &#183; inputs: alarms <code>" + esc(o_.alarms) + "</code>, ledger <code>" + esc(o_.ledger) +
           "</code>, scores <code>" + esc(o_.scores) + "</code>" +
           (o_.events.empty() ? std::string() : ", events <code>" + esc(o_.events) + "</code>") +
           (o_.truth ? ", truth <code>" + esc(o_.truth_source) + "</code>" : std::string()) + "</p>";
@@ -1086,7 +1087,8 @@ std::string Page::render() {
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>vigil report: " +
       std::to_string(alarms_.size()) + " alarms</title><style>" + std::string(kStyle) + "</style></head><body><main>" +
       body + "<p class=\"muted\">Times are UTC. The band is the forecast +- the threshold's worth of its scale, in the "
-             "directions the metric alarms on; a point outside it has |z| past the threshold. Drawn by vigil from "
+             "directions the metric alarms on (a metric that alarms on drops only has no upper edge: its band is drawn "
+             "from the lower edge to the forecast); a point outside it has |z| past the threshold. Drawn by vigil from "
              "the run's output files; no script, no network.</p></main></body></html>\n";
   return page;
 }

@@ -591,7 +591,7 @@ struct PointScoreOf {
   V z_derivative;  // change of z over the last 2k points, in units of its noise
   V z_volatility;  // short-window spread of z (about 1 when the series behaves)
   V scale;         // what z divides the residual by, event uncertainty included (transformed space):
-                   // the band of `--scores` is forecast +- threshold x scale (host/io/band.hpp)
+                   // the band of `--scores` is forecast +- threshold x scale (band_at, host/io/outputs.cpp)
 };
 
 // ---- The step ------------------------------------------------------------------------------------

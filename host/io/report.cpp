@@ -435,7 +435,7 @@ std::string svg_plot(const Plot& p) {
     s += "<rect class=\"" + sp.cls + "\" x=\"" + num(xa) + "\" y=\"" + num(top) + "\" width=\"" + num(xb - xa) +
          "\" height=\"" + num(bottom - top) + "\"><title>" + esc(sp.label) + "</title></rect>";
     if (sp.cls == "event" && !p.small)
-      s += "<text class=\"event-label\" x=\"" + num(xa + 2) + "\" y=\"" + num(top - 4) + "\">" + esc(sp.label) +
+      s += "<text class=\"event-label\" x=\"" + num(xa + 3) + "\" y=\"" + num(top + 12) + "\">" + esc(sp.label) +
            "</text>";
   }
 
@@ -508,10 +508,10 @@ const char* kStyle = R"CSS(
 body{font:14px/1.45 -apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;color:#1d2430;margin:0;background:#f4f6f9}
 main{max-width:1000px;margin:0 auto;padding:16px 20px 40px}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:0 0 6px}h3{font-size:14px;margin:14px 0 4px;color:#3b4657}
-section{background:#fff;border:1px solid #d8dee7;border-radius:6px;padding:14px 16px;margin:14px 0}
+section{background:#fff;border:1px solid #d8dee7;border-radius:6px;padding:14px 16px;margin:14px 0;overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:12.5px;margin:6px 0}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e6eaf0;vertical-align:top}
-th{background:#f0f3f7;font-weight:600;white-space:nowrap}td{white-space:nowrap}td.wrap{white-space:normal}
+th{background:#f0f3f7;font-weight:600;white-space:nowrap}td{white-space:nowrap}td.wrap{white-space:normal;overflow-wrap:anywhere}
 table.evidence{font-size:11.5px}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .sev{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600;color:#fff}
 .sev.critical{background:#c0392b}.sev.major{background:#d9822b}.sev.minor{background:#7f8c8d}.sev.notice{background:#5b6b8c}
@@ -1053,7 +1053,9 @@ std::string Page::render() {
             " alarms are drawn below; the others are listed here only (vigil report --max-drawn N).</p>";
   body += "<table class=\"alarms\"><tr><th>alarm</th><th>severity</th><th>direction</th><th>start (UTC)</th>"
           "<th>duration</th><th>scope</th><th class=\"n\">series</th><th class=\"n\">impact</th><th class=\"n\">peak z</th></tr>";
-  for (size_t k = 0; k < order.size(); ++k) {
+  // The table is bounded too: past kListed rows, the alarms file has the rest.
+  constexpr size_t kListed = 1000;
+  for (size_t k = 0; k < order.size() && k < kListed; ++k) {
     const Record& a = *order[k];
     const std::string id = k < drawn ? "<a href=\"#" + esc(a.id) + "\">" + esc(a.id) + "</a>" : esc(a.id);
     body += "<tr><td>" + id + "</td><td><span class=\"sev " + esc(a.severity) + "\">" + esc(a.severity) +
@@ -1063,15 +1065,21 @@ std::string Page::render() {
             fmt_signed(a.peak_z) + "</td></tr>";
   }
   if (order.empty()) body += "<tr><td colspan=\"9\" class=\"muted\">No alarm was raised.</td></tr>";
+  if (order.size() > kListed)
+    body += "<tr><td colspan=\"9\" class=\"muted\">... and " + std::to_string(order.size() - kListed) +
+            " less severe alarms, in " + esc(o_.alarms) + "</td></tr>";
   body += "</table>";
   if (!notices_.empty()) {
     body += "<p>External-event notices (not raised): ";
-    for (size_t k = 0; k < notices_.size(); ++k) {
+    constexpr size_t kNoticesListed = 50;
+    for (size_t k = 0; k < notices_.size() && k < kNoticesListed; ++k) {
       const Record& n = notices_[k];
       const bool is_drawn = std::find(notices.begin(), notices.end(), &n) != notices.end();
       body += (k ? ", " : "") + (is_drawn ? "<a href=\"#" + esc(n.id) + "\">" + esc(n.id) + "</a>" : esc(n.id)) + " " +
               esc(dims_text(n.scope)) + " " + utc(n.start);
     }
+    if (notices_.size() > kNoticesListed)
+      body += " and " + std::to_string(notices_.size() - kNoticesListed) + " more in " + esc(o_.ledger);
     body += "</p>";
   }
   body += legend() + "</section>";

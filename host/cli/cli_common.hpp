@@ -7,6 +7,7 @@
 #include "vigil/config.hpp"
 #include "vigil/dataset.hpp"
 #include "vigil/ingest.hpp"
+#include "vigil/report.hpp"
 
 namespace vigil::cli {
 
@@ -21,5 +22,8 @@ std::string to_string(const Mechanisms& m);
 IngestOptions ingest_options(const cxxopts::ParseResult& args);
 // The first grid index at or after a time given as ISO-8601 or unix seconds.
 size_t grid_index(const Dataset& data, const std::string& time, const std::string& option);
+// The report page of a run (vigil report, score --report, sample), with the truth's counts when
+// `truth_path` is not empty (host/cli/cli_report.cpp).
+void write_run_report(const std::string& out, ReportOptions options, const std::string& truth_path);
 
 }  // namespace vigil::cli

@@ -62,7 +62,15 @@ int sample(int argc, char** argv) {
   const auto ledger = read_alarms(out + "/ledger.jsonl", false);
   std::printf("\nagainst the truth (all mechanisms; `vigil ablate --input %s` compares them):\n%s", data_dir.c_str(),
               eval_table(evaluate(truth, alarms, 0, &ledger)).c_str());
+  ReportOptions report;
+  report.alarms = out + "/alarms.jsonl";
+  report.ledger = out + "/ledger.jsonl";
+  report.scores = out + "/scores.csv";
+  report.events = data_dir + "/events.csv";
+  write_run_report(out + "/report.html", report, data_dir + "/truth.jsonl");
   std::printf("\nwritten: %s/{alarms.jsonl,ledger.jsonl,scores.csv}; data in %s\n", out.c_str(), data_dir.c_str());
+  std::printf("report: %s/report.html (open it in a browser: one plot per alarm with its band and events)\n",
+              out.c_str());
   std::printf("reproduce: vigil score --input %s --config %s/config.json --events %s/events.csv --alarms "
               "%s/alarms.jsonl --ledger %s/ledger.jsonl --scores %s/scores.csv && vigil eval --truth %s/truth.jsonl "
               "--alarms %s/alarms.jsonl --ledger %s/ledger.jsonl\n",

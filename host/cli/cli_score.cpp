@@ -29,6 +29,7 @@ int score(int argc, char** argv) {
     ("alarms", "write raised alarms here (JSON Lines)", cxxopts::value<std::string>())
     ("ledger", "write every candidate episode with its decision here (JSON Lines)", cxxopts::value<std::string>())
     ("scores", "write one CSV row per input point here", cxxopts::value<std::string>())
+    ("report", "write the triage page here (HTML; needs --alarms, --ledger and --scores)", cxxopts::value<std::string>())
     ("group-dim", "dimension within which series are compared", cxxopts::value<std::string>()->default_value("region"))
     ("stack-dim", "technology-stack dimension", cxxopts::value<std::string>()->default_value("stack"))
     ("score-from", "points before this time only train (ISO-8601 or unix seconds)", cxxopts::value<std::string>())
@@ -62,6 +63,8 @@ int score(int argc, char** argv) {
     return 0;
   }
   if (!args.count("input")) throw InputError("--input is required (a long CSV file or a cube directory)");
+  if (args.count("report") && !(args.count("alarms") && args.count("ledger") && args.count("scores")))
+    throw InputError("--report needs --alarms, --ledger and --scores (the page is drawn from them)");
   auto backend = make_backend(args["backend"].as<std::string>());
 
   IngestOptions ingest = ingest_options(args);
@@ -96,6 +99,7 @@ int score(int argc, char** argv) {
   std::unique_ptr<ScoresWriter> scores_out;
   if (args.count("scores")) {
     scores_out = std::make_unique<ScoresWriter>(args["scores"].as<std::string>(), data.keys.dims);
+    batching.band = true;
     batching.on_batch = [&](const Dataset& batch, const Scores& scores, const std::vector<Episode>& episodes) {
       scores_out->append(batch, scores, final_scores(batch, scores, config, &episodes));
     };
@@ -114,6 +118,14 @@ int score(int argc, char** argv) {
     outputs.push_back(stage_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices));
   for (auto& out : outputs) out->commit();
   if (scores_out) scores_out->commit();
+  if (args.count("report")) {
+    ReportOptions report;
+    report.alarms = args["alarms"].as<std::string>();
+    report.ledger = args["ledger"].as<std::string>();
+    report.scores = args["scores"].as<std::string>();
+    if (args.count("events")) report.events = args["events"].as<std::string>();
+    write_run_report(args["report"].as<std::string>(), report, "");
+  }
 
   if (!args.count("quiet")) {
     print_summary(stdout, data, run, *backend, args["max-listed"].as<size_t>());

@@ -23,7 +23,8 @@ const char* kUsage =
     "  bench     throughput of the scoring pipeline against the memory roofline\n"
     "  sample    generate the built-in sample, score it and print the alarms\n"
     "  ablate    score a generated cube under each --mechanisms setting and compare with its truth\n"
-    "  nab       vigil's final score vs classic detectors under NAB's scoring rule\n";
+    "  nab       vigil's final score vs classic detectors under NAB's scoring rule\n"
+    "  report    one self-contained HTML page for triage from a run's alarms, ledger and scores\n";
 
 }  // namespace
 
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     if (command == "sample") return vigil::cli::sample(sub_argc, sub_argv);
     if (command == "ablate") return vigil::cli::ablate(sub_argc, sub_argv);
     if (command == "nab") return vigil::cli::nab(sub_argc, sub_argv);
+    if (command == "report") return vigil::cli::report(sub_argc, sub_argv);
     std::fprintf(stderr, "vigil: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const vigil::InputError& e) {

@@ -174,6 +174,33 @@ void append_value(std::string& out, float v) {
   out.append(buf, r.ptr);
 }
 
+// The band of the scores file at point (t, i): the values whose |z| stays below the series'
+// threshold in each allowed direction, forecast +- threshold x scale, widened like a young
+// model's z (evidence.hpp), in the input's units. NaN where the point has no z, or on the side
+// the series' direction never alarms. Exact where z is the log residual over the scale; a count's
+// z blends in its Poisson tail past |z| 2, which moves its band's edges a little.
+struct Band {
+  float lower = NAN, upper = NAN;
+};
+Band band_at(const Scores& s, size_t N, size_t t, size_t i) {
+  const size_t p = t * N + i;
+  Band b;
+  if (s.scale.empty() || std::isnan(s.z[p]) || std::isnan(s.scale[p])) return b;
+  EvidenceParams young;  // as make_evidence_params sets them
+  young.young_until = static_cast<float>(s.params.min_history_steps);
+  young.young_slope = s.params.young_slope;
+  const float widen = young_width_at(young, static_cast<float>(t) - static_cast<float>(s.first_value[i]));
+  const float half = s.threshold[i] * s.scale[p] * widen;
+  const uint8_t transform = s.transform[i];
+  const auto direction = static_cast<Direction>(s.direction[i]);
+  // Values of a log1p or count series are never negative: a lower edge below 0 is 0.
+  if (direction != Direction::Spike)
+    b.lower = transform == kIdentity ? s.forecast[p] - half
+                                     : std::max(inverse_transform(s.forecast[p] - half, transform), 0.0f);
+  if (direction != Direction::Drop) b.upper = inverse_transform(s.forecast[p] + half, transform);
+  return b;
+}
+
 }  // namespace
 
 void write_alarms(const std::string& path, const Dataset& data, const std::vector<Alarm>& alarms,
@@ -191,7 +218,7 @@ ScoresWriter::ScoresWriter(const std::string& path, const std::vector<std::strin
   std::string header = "timestamp";
   for (const auto& d : dims) header += "," + d;
   header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score,"
-            "z_local,z_calibrated,z_accumulated,z_baseline\n";
+            "z_local,z_calibrated,z_accumulated,z_baseline,lower,upper\n";
   out_->write(header);
 }
 
@@ -252,6 +279,11 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
             buf += ',';
             append_float(buf, c.values->empty() ? NAN : (*c.values)[p], c.decimals);
           }
+          const Band band = band_at(scores, N, t, i);
+          buf += ',';
+          append_float(buf, band.lower, 7);
+          buf += ',';
+          append_float(buf, band.upper, 7);
           buf += '\n';
         }
       }

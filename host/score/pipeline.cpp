@@ -176,10 +176,12 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
   s.z.resize(T * N);
   s.z_derivative.resize(T * N);
   s.z_volatility.resize(T * N);
+  s.scale.resize(s.want_scale ? T * N : 0);
   const auto t0 = clock::now();
   backend.forecast(s.params, in,
                    ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
-                                  s.z_derivative.data(), s.z_volatility.data()});
+                                  s.z_derivative.data(), s.z_volatility.data(),
+                                  s.scale.empty() ? nullptr : s.scale.data()});
   s.seconds = since(t0);
   if (config.mechanisms.cross_stack) {
     s.peers = make_peer_layout(data);

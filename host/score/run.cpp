@@ -111,7 +111,7 @@ size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_o
   size_t per_point = 4 + 16 + 16;
   if (config.mechanisms.events) per_point += 4 + 12;
   if (config.mechanisms.cross_stack) per_point += 8;
-  if (with_scores_output) per_point += 5;
+  if (with_scores_output) per_point += 5 + 4;  // observed flags and final score; the band's scale
   return per_point * std::max<size_t>(T, 1) + 256;  // + keys, rules, forecast state
 }
 
@@ -218,7 +218,10 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   // Scores that leave the run need every output of the evidence stage; alarms alone do not.
   const bool every_output = bool(batching.on_batch) || batching.keep_scores;
   std::vector<BatchWork> work(active);
-  for (BatchWork& w : work) w.data = batch_template(header);
+  for (BatchWork& w : work) {
+    w.data = batch_template(header);
+    w.scores.want_scale = batching.band;
+  }
   size_t done = 0;
   // Stage times, summed over the batches (each worker's own).
   double forecast_s = 0, event_s = 0, peer_s = 0, evidence_s = 0, decide_s = 0, gather_s = 0;
@@ -348,6 +351,7 @@ RunResult run_scoring(const Dataset& data, const Config& config, Backend& backen
   BatchOptions one;
   one.max_series = std::max<size_t>(1, data.N());
   one.keep_scores = true;
+  one.band = true;  // the scores are kept to be written
   return run_scoring(data, *memory_source(data), config, backend, score_from, schedule, one);
 }
 

@@ -33,12 +33,13 @@ struct ForecastOutput {
   float* z_base = nullptr;        // [T][N] or null: z without the event effect
   float* z_derivative = nullptr;  // [T][N] or null
   float* z_volatility = nullptr;  // [T][N] or null
+  float* scale = nullptr;         // [T][N] or null: what z divides the residual by (the scores' band)
 
-  // The outputs by position, in the order above, for code that treats the five alike (staging
+  // The outputs by position, in the order above, for code that treats them alike (staging
   // buffers, padding rows, prefetching): every backend names them through this struct only.
-  static constexpr int kCount = 5;
+  static constexpr int kCount = 6;
   VIGIL_HD float*& operator[](int k) {
-    return k == 0 ? forecast : k == 1 ? z : k == 2 ? z_base : k == 3 ? z_derivative : z_volatility;
+    return k == 0 ? forecast : k == 1 ? z : k == 2 ? z_base : k == 3 ? z_derivative : k == 4 ? z_volatility : scale;
   }
   VIGIL_HD float* operator[](int k) const { return const_cast<ForecastOutput&>(*this)[k]; }
   // One point's scores (a PointScore) at element k of every output asked for.
@@ -49,6 +50,7 @@ struct ForecastOutput {
     if (z_base) z_base[k] = r.z_base;
     if (z_derivative) z_derivative[k] = r.z_derivative;
     if (z_volatility) z_volatility[k] = r.z_volatility;
+    if (scale) scale[k] = r.scale;
   }
 };
 

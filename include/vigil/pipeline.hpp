@@ -30,6 +30,10 @@ struct Scores {
   std::vector<float> z_base;           // [T][N] z without the event effects (empty: no events)
   std::vector<float> z_derivative;     // [T][N]
   std::vector<float> z_volatility;     // [T][N]
+  // [T][N] what z divides the residual by (transformed space; the scores file's band), filled only
+  // when `want_scale` is set by the caller (empty otherwise).
+  std::vector<float> scale;
+  bool want_scale = false;
   std::vector<float> z_local;          // [T][N] the value against its recent mean and spread
   std::vector<float> z_calibrated;     // [T][N] z judged against the series' own history (evidence.hpp)
   std::vector<float> z_accumulated;    // [T][N] the accumulated evidence of z

@@ -24,6 +24,7 @@ struct BatchOptions {
   size_t max_series = 0;       // series per batch; 0: from the backend's BatchShape and memory_budget
   size_t memory_budget = size_t{512} << 20;  // host bytes for the values read and the batches' scores
   bool keep_scores = false;    // keep RunResult::scores (one batch only)
+  bool band = false;           // fill Scores::scale, the scores file's band (4 bytes a point)
   // After each batch is decided, in batch order, on one thread at a time: the batch as a Dataset of
   // its own (series renumbered in ascending order of the input's), its scores and its episodes
   // (batch series indices).

@@ -74,15 +74,15 @@ TEST(ScoreCli, WritesAlarmsLedgerAndOneScoresRowPerInputPoint) {
   std::getline(in, header);
   EXPECT_EQ(header,
             "timestamp,region,stack,value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,"
-            "score,z_local,z_calibrated,z_accumulated,z_baseline");
+            "score,z_local,z_calibrated,z_accumulated,z_baseline,lower,upper");
   EXPECT_EQ(test::count_lines(scores), rows + 1);
   std::string line;
   size_t scored = 0;
   while (std::getline(in, line)) {
     ASSERT_EQ(line.size() > 20 && line[10] == 'T' && line[19] == 'Z', true) << line;
-    ASSERT_EQ(std::count(line.begin(), line.end(), ','), 15) << line;
+    ASSERT_EQ(std::count(line.begin(), line.end(), ','), 17) << line;
     size_t at = line.size();
-    for (int k = 0; k < 5; ++k) at = line.rfind(',', at - 1);  // the score is the 5th field from the end
+    for (int k = 0; k < 7; ++k) at = line.rfind(',', at - 1);  // the score is the 7th field from the end
     const std::string score = line.substr(at + 1, line.find(',', at + 1) - at - 1);
     if (!score.empty()) {
       const double s = std::stod(score);

@@ -27,7 +27,7 @@ namespace {
 // The reference: forecast_point called series by series, time by time, single-threaded; the
 // outputs in ForecastOutput's order. score_dataset's z is the forecast's, widened by the evidence
 // stage while the model is young, so the reference widens it alike.
-void scalar_reference(const Dataset& d, const Scores& s, std::vector<float> (&out)[5]) {
+void scalar_reference(const Dataset& d, const Scores& s, std::vector<float> (&out)[6]) {
   const ForecastParams& p = s.params;
   const size_t N = d.N();
   for (auto& o : out) o.assign(d.T * N, 0);
@@ -46,8 +46,8 @@ void scalar_reference(const Dataset& d, const Scores& s, std::vector<float> (&ou
                          n_events ? ev.entries.data() + ev.offsets[i] : nullptr, n_events,
                          static_cast<uint32_t>(t), false);
       const float widen = young_widening(young, age, d.values[t * N + i]);
-      const float values[5] = {r.forecast, r.z / widen, r.z_base / widen, r.z_derivative, r.z_volatility};
-      for (int o = 0; o < 5; ++o) out[o][t * N + i] = values[o];
+      const float values[6] = {r.forecast, r.z / widen, r.z_base / widen, r.z_derivative, r.z_volatility, r.scale};
+      for (int o = 0; o < 6; ++o) out[o][t * N + i] = values[o];
     }
   }
 }
@@ -60,21 +60,23 @@ class BackendParity : public ::testing::TestWithParam<std::string> {
   }
 
   void expect_parity(const Dataset& d, const EventSchedule* schedule = nullptr) {
-    const Scores s = score_dataset(d, Config{}, *backend_, schedule);
+    Scores s;
+    s.want_scale = true;  // the scores file's band
+    score_dataset_into(d, Config{}, *backend_, schedule, nullptr, s);
     if (schedule) ASSERT_FALSE(s.events.empty());
-    std::vector<float> ref[5];
+    std::vector<float> ref[6];
     scalar_reference(d, s, ref);
-    const std::vector<float>* got[5] = {&s.forecast, &s.z, s.z_base.empty() ? nullptr : &s.z_base, &s.z_derivative,
-                                        &s.z_volatility};
-    const char* names[5] = {"forecast", "z", "z_base", "z_derivative", "z_volatility"};
+    const std::vector<float>* got[6] = {&s.forecast,      &s.z,           s.z_base.empty() ? nullptr : &s.z_base,
+                                        &s.z_derivative, &s.z_volatility, &s.scale};
+    const char* names[6] = {"forecast", "z", "z_base", "z_derivative", "z_volatility", "scale"};
     size_t scored = 0, agree = 0;
     for (size_t k = 0; k < ref[0].size(); ++k) {
-      for (int o = 0; o < 5; ++o)
+      for (int o = 0; o < 6; ++o)
         if (got[o]) ASSERT_EQ(std::isnan(ref[o][k]), std::isnan((*got[o])[k])) << names[o] << " NaN pattern at " << k;
       if (std::isnan(ref[1][k])) continue;
       ++scored;
       bool ok = std::fabs(ref[0][k] - s.forecast[k]) <= 1e-4f * (1.0f + std::fabs(ref[0][k]));
-      for (int o = 1; o < 5; ++o)
+      for (int o = 1; o < 6; ++o)
         if (got[o] && !std::isnan(ref[o][k]))
           ok = ok && std::fabs(ref[o][k] - (*got[o])[k]) <= 1e-3f * (1.0f + std::fabs(ref[o][k]));
       agree += ok;
@@ -169,13 +171,15 @@ TEST(CpuVectorPaths, EqualTheScalarStepBitForBit) {
     if (*cap) setenv("VIGIL_CPU_ISA", cap, 1);
     else unsetenv("VIGIL_CPU_ISA");
     auto backend = make_cpu_backend();
-    const Scores s = score_dataset(d, Config{}, *backend, &schedule);
+    Scores s;
+    s.want_scale = true;
+    score_dataset_into(d, Config{}, *backend, &schedule, nullptr, s);
     ASSERT_FALSE(s.events.empty());
-    std::vector<float> want[5];
+    std::vector<float> want[6];
     scalar_reference(d, s, want);
-    const std::vector<float>* got[5] = {&s.forecast, &s.z, &s.z_base, &s.z_derivative, &s.z_volatility};
+    const std::vector<float>* got[6] = {&s.forecast, &s.z, &s.z_base, &s.z_derivative, &s.z_volatility, &s.scale};
     size_t differ = 0;
-    for (int o = 0; o < 5; ++o)
+    for (int o = 0; o < 6; ++o)
       for (size_t k = 0; k < want[o].size(); ++k)
         differ += !(want[o][k] == (*got[o])[k] || (std::isnan(want[o][k]) && std::isnan((*got[o])[k])));
     EXPECT_EQ(differ, 0u) << "VIGIL_CPU_ISA=" << cap;

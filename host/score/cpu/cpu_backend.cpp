@@ -85,6 +85,7 @@ struct EvidenceRow {
       store(r.out.z_base + j, s.z_base);                                                                     \
       store(r.out.z_derivative + j, s.z_derivative);                                                         \
       store(r.out.z_volatility + j, s.z_volatility);                                                         \
+      store(r.out.scale + j, s.scale);                                                                       \
     }                                                                                                        \
   }                                                                                                          \
   /* The evidence stage over a block's row: W series a lane, the remainder one at a time (the same */         \

@@ -245,11 +245,18 @@ VIGIL_HD_INLINE V local_step_t(const EvidenceParams& p, EvidenceStateOf<V>& s, V
   return out;
 }
 
+// The factor a young z is divided by at `age` steps after the series' first valid value (1 once
+// mature).
+template <class V>
+VIGIL_HD_INLINE V young_width_at_t(const EvidenceParams& p, V age) {
+  const V ahead = p.young_until - age;  // steps of learning still ahead
+  return ahead > 0.0f ? 1.0f + max_f(ahead * p.young_slope, 0.0f) : splat<V>(1.0f);
+}
+
 // The factor a young z is divided by (1 once mature), then the series' age moves on a step.
 template <class V>
 VIGIL_HD_INLINE V young_widening_t(const EvidenceParams& p, EvidenceStateOf<V>& s, V x) {
-  const V ahead = p.young_until - s.age;  // steps of learning still ahead
-  const V widen = ahead > 0.0f ? 1.0f + max_f(ahead * p.young_slope, 0.0f) : splat<V>(1.0f);
+  const V widen = young_width_at_t(p, s.age);
   s.age = s.age == 0.0f ? (is_num(x) ? splat<V>(1.0f) : splat<V>(0.0f)) : s.age + 1.0f;
   return widen;
 }
@@ -314,6 +321,10 @@ VIGIL_HD void earlier_forecasts(const float* forecast, size_t t, size_t i, size_
   const size_t lags[3] = {per_day, 2 * per_day, 7 * per_day};
   for (int k = 0; k < 3; ++k) out[k] = per_day > 0 && t >= lags[k] ? forecast[(t - lags[k]) * N + i] : NAN;
 }
+
+// The factor a young z is divided by at `age` steps after the series' first valid value (1 once
+// mature): the same factor widens the band of the scores file (host/io/outputs.cpp).
+VIGIL_HD float young_width_at(const EvidenceParams& p, float age) { return young_width_at_t(p, age); }
 
 VIGIL_HD float young_widening(const EvidenceParams& p, EvidenceState& s, float x) {
   return young_widening_t(p, s, x);

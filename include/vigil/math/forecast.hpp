@@ -590,6 +590,8 @@ struct PointScoreOf {
   V z_base;        // the same without the event effect (what a plain detector would see)
   V z_derivative;  // change of z over the last 2k points, in units of its noise
   V z_volatility;  // short-window spread of z (about 1 when the series behaves)
+  V scale;         // what z divides the residual by, event uncertainty included (transformed space):
+                   // the band of `--scores` is forecast +- threshold x scale (band_at, host/io/outputs.cpp)
 };
 
 // ---- The step ------------------------------------------------------------------------------------
@@ -726,15 +728,21 @@ VIGIL_HD_INLINE PointScoreOf<V> step_forecast_t(const ForecastParams& p, const S
   // An event's effect is known only roughly (a final draws a bigger audience than a league
   // match): its uncertainty, a share of the effect, adds to the noise of the reported z, so a
   // final 20 % bigger than the last one is not a malfunction while an outage during it still is.
-  V z_reported = z_raw;
+  // The scale z divides the residual by, event uncertainty included, is the band's (the log
+  // residual's: past |z| 2 a count's z blends in its Poisson tail, which the band approximates).
+  V z_reported = z_raw, scale_reported = sigma;
   if (kEvents) {
     const V effect_sd = p.event_uncertainty * event_effect;
     const auto widened = effect_sd != 0.0f;
-    if (any(widened)) z_reported = widened ? z_raw * sigma / sqrt_of(sigma * sigma + effect_sd * effect_sd) : z_raw;
+    if (any(widened)) {
+      scale_reported = widened ? sqrt_of(sigma * sigma + effect_sd * effect_sd) : sigma;
+      z_reported = widened ? z_raw * sigma / scale_reported : z_raw;
+    }
   }
   const auto reports_z = scored & (age >= static_cast<float>(p.report_from_steps));
   const PointScoreOf<V> out{first ? splat<V>(NAN) : reported, reports_z ? z_reported : splat<V>(NAN),
-                            reports_z ? z_base : splat<V>(NAN), splat<V>(NAN), splat<V>(NAN)};
+                            reports_z ? z_base : splat<V>(NAN), splat<V>(NAN), splat<V>(NAN),
+                            reports_z ? scale_reported : splat<V>(NAN)};
 
   // Every state element below is stored back, changed only where `update` (or `first`, or
   // `learns`) says so.

@@ -11,4 +11,5 @@ int bench(int argc, char** argv);
 int sample(int argc, char** argv);
 int ablate(int argc, char** argv);
 int nab(int argc, char** argv);
+int export_openmetrics(int argc, char** argv);
 }  // namespace vigil::cli

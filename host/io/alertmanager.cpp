@@ -116,8 +116,8 @@ std::vector<AlertmanagerAlert> alertmanager_alerts(const Dataset& data, const st
     evidence["start"] = format_iso(out.starts_at);
     evidence["end"] = format_iso(out.ended_at);
     evidence["open"] = out.open;
-    evidence["peak_z"] = std::round(al.peak_z * 100) / 100;
-    evidence["impact"] = std::round(al.impact * 1e4) / 1e4;
+    evidence["peak_z"] = std::round(static_cast<double>(al.peak_z) * 100) / 100;
+    evidence["impact"] = std::round(static_cast<double>(al.impact) * 1e4) / 1e4;
     evidence["density"] = std::round(al.density * 1e4) / 1e4;
     evidence["n_series"] = al.series.size();
     evidence["drop_episodes"] = al.drops;
@@ -132,7 +132,7 @@ std::string describe(const PushReport& r, const std::string& url) {
   std::string line = "alertmanager " + http::trim_base_url(url) + ": " + std::to_string(r.firing) + " firing, " +
                      std::to_string(r.resolved) + " resolved";
   if (r.severity_changed) line += ", " + std::to_string(r.severity_changed) + " resolved for a new severity";
-  line += "; not pushed: " + std::to_string(r.past) + " ended earlier and never sent, " +
+  line += "; not pushed: " + std::to_string(r.past) + " that ended earlier and Alertmanager does not hold firing, " +
           std::to_string(r.superseded) + " superseded by a later alarm with the same labels (all in --alarms)";
   return line;
 }

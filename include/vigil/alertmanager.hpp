@@ -62,7 +62,7 @@ struct PushReport {
   size_t firing = 0;       // sent firing
   size_t resolved = 0;     // sent with their real end (Alertmanager held them firing)
   size_t severity_changed = 0;  // held alerts resolved because the alarm now has another severity
-  size_t past = 0;         // ended before now - recent_minutes and never sent: not pushed
+  size_t past = 0;         // ended before now - recent_minutes, not held firing: not pushed
   size_t superseded = 0;   // same labels as a later alarm
   size_t requests = 0;     // POSTs made
 };

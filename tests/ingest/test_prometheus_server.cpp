@@ -1,7 +1,7 @@
 // Against a real Prometheus: a generated cube, exported by `vigil export` and backfilled with
 // promtool, read back through `vigil score --prometheus` gives the alarms and ledger that scoring
-// the cube gives, byte for byte; the scores as OpenMetrics backfill too; and the server's own 400
-// and 422 (past --query.max-samples, even at one step) are exit 2 with no output.
+// the cube gives, byte for byte; and the server's own 400 and 422 (past --query.max-samples, even
+// at one step) are exit 2 with no output.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -53,22 +53,12 @@ TEST(PrometheusLive, ABackfilledCubeScoresToTheSameAlarmsAsTheCube) {
   const std::string read = " --prometheus " + url + " --start " + std::to_string(start) + " --end " +
                            std::to_string(end) + " --step 15m";
   r = test::run_vigil("score" + read + " --query '{__name__=~\".+\"}'" + common + " --alarms " +
-                      tmp.file("prom_alarms.jsonl") + " --ledger " + tmp.file("prom_ledger.jsonl") + " --scores " +
-                      tmp.file("scores.om") + " --scores-format openmetrics");
+                      tmp.file("prom_alarms.jsonl") + " --ledger " + tmp.file("prom_ledger.jsonl"));
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string cube_alarms = test::read_file(tmp.file("cube_alarms.jsonl"));
   EXPECT_GE(test::count_lines(cube_alarms), 2u);
   EXPECT_EQ(test::read_file(tmp.file("prom_alarms.jsonl")), cube_alarms);
   EXPECT_EQ(test::read_file(tmp.file("prom_ledger.jsonl")), test::read_file(tmp.file("cube_ledger.jsonl")));
-
-  // The scores backfill as well (forecast, z and score families).
-  std::tie(code, out) = test::run_command(promtool + " tsdb create-blocks-from openmetrics --quiet " +
-                                          tmp.file("scores.om") + " " + tmp.file("scores_tsdb") + " 2>&1");
-  EXPECT_EQ(code, 0) << out;
-  const std::string scores = test::read_file(tmp.file("scores.om"));
-  EXPECT_NE(scores.find("# TYPE vigil_forecast gauge"), std::string::npos);
-  EXPECT_NE(scores.find("# TYPE vigil_score gauge"), std::string::npos);
-  EXPECT_EQ(scores.substr(scores.size() - 6), "# EOF\n");
 
   // The server's 400 (a parse error) and a 422 that no split avoids: exit 2, one line, no output.
   for (const std::string& query : {std::string("sum("), std::string("sum_over_time({__name__=~\".+\"}[10d])")}) {

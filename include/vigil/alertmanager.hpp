@@ -19,8 +19,8 @@
 // - ended, not held by Alertmanager, ended at most recent_minutes before now: sent firing
 //   once (endsAt = now + resend_minutes), so a short incident between two runs still pages; the
 //   next run resolves it;
-// - ended earlier and never sent: not pushed (a past incident pages nobody); counted in the
-//   report, and in alarms.jsonl as always;
+// - ended earlier, and not held firing by Alertmanager: not pushed (a past incident pages
+//   nobody); counted in the report, and in alarms.jsonl as always;
 // - two alarms with the same labels (the same scope, direction and severity at two times): the
 //   later one is sent, the earlier counted as superseded.
 // An alert Alertmanager holds firing whose labels differ from one sent only by severity (the

@@ -91,7 +91,8 @@ struct AlertmanagerSettings {
   std::string url;                        // empty: no push (unless --alertmanager)
   std::string alertname = "VigilAnomaly";  // the alertname label of every alarm
   // Template of the runbook_url annotation: {alertname}, {severity}, {direction} and {<dimension>}
-  // (the scope's value, empty when the scope does not fix it) are replaced. Empty: no annotation.
+  // (the scope's value, empty when the scope does not fix it; the three fixed names win over a
+  // dimension of the same name) are replaced. Empty: no annotation.
   std::string runbook_url;
   // An alarm open at the end of the data is sent with endsAt = now + this: run vigil more often,
   // or Alertmanager resolves it in between.

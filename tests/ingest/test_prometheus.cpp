@@ -268,6 +268,37 @@ TEST(PrometheusCli, AnswerThatIsNotPrometheusJsonIsExit2) {
   EXPECT_EQ(files_in(tmp), 0u);
 }
 
+TEST(PrometheusCli, BearerTokenFromAFileOrTheEnvironmentElseA401IsExit2) {
+  test::HttpStub stub([](test::HttpExchange& ex) {
+    bool authorised = false;
+    for (const auto& h : ex.headers) authorised = authorised || h == "Authorization: Bearer t0ken";
+    if (!authorised) {
+      ex.status = 401;
+      ex.reply = "Unauthorized";
+      return;
+    }
+    ex.reply = matrix(form(ex.body), {json{{"__name__", "up"}, {"job", "api"}}},
+                      [](size_t, long long ts) { return std::to_string(100 + (ts / 300) % 7); });
+  });
+  test::TempDir tmp;
+  test::write_file(tmp.file("token"), "t0ken\n");
+  const std::string args = "score --prometheus " + stub.url() +
+                           " --query up --start 2026-03-01T00:00:00Z --end 2026-03-03T00:00:00Z --backend cpu --alarms ";
+  auto r = test::run_vigil(args + tmp.file("a1.jsonl") + " --bearer-token-file " + tmp.file("token"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("scored 1 series x 577 points (step 300s"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(tmp.file("a1.jsonl")));
+  ::setenv("VIGIL_PROMETHEUS_TOKEN", "t0ken", 1);
+  r = test::run_vigil(args + tmp.file("a2.jsonl"));
+  ::unsetenv("VIGIL_PROMETHEUS_TOKEN");
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = test::run_vigil(args + tmp.file("a3.jsonl"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("HTTP 401"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("a3.jsonl")));
+}
+
 TEST(PrometheusCli, InputAndPrometheusTogetherOrQueryAloneAreUsageErrors) {
   test::TempDir tmp;
   auto r = test::run_vigil("score --input x.csv --prometheus http://127.0.0.1:1 --query up");

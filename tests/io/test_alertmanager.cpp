@@ -21,7 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-// 8 series: metric {plays} x device {roku, tv} x region {br, us} x a weird dimension name.
+// 4 series: metric {plays} x device {roku, tv} x region {br, us}, keys only (no values needed).
 Dataset keys_only(std::vector<std::string> dims = {"metric", "device", "region"}) {
   Dataset d;
   d.keys.dims = dims;
@@ -61,7 +61,7 @@ Alarm alarm(const Dataset& d, std::vector<std::pair<std::string, std::string>> s
 
 TEST(AlertmanagerAlerts, LabelsAreLegalStableAndCarryTheScopeSeverityAndDirection) {
   Dataset d = keys_only({"metric", "device-type", "2nd", "severity"});
-  // a 4th dimension needs codes: rebuild with it
+  // The weird dimension names need their own codes.
   d.keys.codes.clear();
   for (const char* device : {"roku", "tv"})
     for (const char* region : {"br", "us"}) {

@@ -12,4 +12,5 @@ int sample(int argc, char** argv);
 int ablate(int argc, char** argv);
 int nab(int argc, char** argv);
 int report(int argc, char** argv);
+int export_openmetrics(int argc, char** argv);
 }  // namespace vigil::cli

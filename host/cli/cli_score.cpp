@@ -7,6 +7,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/cli_common.hpp"
+#include "cli/cli_stack.hpp"
 #include "cxxopts.hpp"
 #include "io/progress.hpp"
 #include "vigil/atomic_file.hpp"
@@ -47,6 +48,7 @@ int score(int argc, char** argv) {
     ("print-config", "print the effective settings (defaults, --config, flags) as JSON and exit")
     ("q,quiet", "print nothing on success (no summary, no progress)")
     ("h,help", "this help");
+  add_stack_options(opts);  // --prometheus, --alertmanager, --scores-format (cli_stack.cpp)
   const auto parsed = parse_options(opts, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -62,7 +64,9 @@ int score(int argc, char** argv) {
     std::fputs(config_json(config).c_str(), stdout);
     return 0;
   }
-  if (!args.count("input")) throw InputError("--input is required (a long CSV file or a cube directory)");
+  const bool from_prometheus = reads_prometheus(args);
+  if (!args.count("input") && !from_prometheus)
+    throw InputError("--input is required (a long CSV file or a cube directory), or --prometheus URL --query EXPR");
   if (args.count("report") && !(args.count("alarms") && args.count("ledger") && args.count("scores")))
     throw InputError("--report needs --alarms, --ledger and --scores (the page is drawn from them)");
   auto backend = make_backend(args["backend"].as<std::string>());
@@ -70,15 +74,18 @@ int score(int argc, char** argv) {
   IngestOptions ingest = ingest_options(args);
   // A cube is read a batch of series at a time, so it may exceed host memory; a CSV is parsed
   // whole (its grid is only known once every row is read), then batched from memory.
-  const std::string input = args["input"].as<std::string>();
+  const std::string input = from_prometheus ? std::string() : args["input"].as<std::string>();
   Dataset csv_data;
   OpenedCube cube;
   std::unique_ptr<ValueSource> values;
   std::error_code ec;
-  const bool is_cube = std::filesystem::is_directory(input, ec);
+  const bool is_cube = !from_prometheus && std::filesystem::is_directory(input, ec);
   if (is_cube) {
     cube = open_cube(input, ingest);
     values = std::move(cube.values);
+  } else if (from_prometheus) {
+    csv_data = read_prometheus_input(args, config, ingest);
+    values = memory_source(csv_data);
   } else {
     csv_data = read_csv(input, ingest);
     values = memory_source(csv_data);
@@ -96,9 +103,9 @@ int score(int argc, char** argv) {
 
   BatchOptions batching;
   batching.max_series = args["batch-series"].as<size_t>();
-  std::unique_ptr<ScoresWriter> scores_out;
+  std::unique_ptr<ScoresOutput> scores_out;
   if (args.count("scores")) {
-    scores_out = std::make_unique<ScoresWriter>(args["scores"].as<std::string>(), data.keys.dims);
+    scores_out = std::make_unique<ScoresOutput>(args, data.keys.dims);
     batching.band = true;
     batching.on_batch = [&](const Dataset& batch, const Scores& scores, const std::vector<Episode>& episodes) {
       scores_out->append(batch, scores, final_scores(batch, scores, config, &episodes));
@@ -137,6 +144,7 @@ int score(int argc, char** argv) {
       std::printf("events: %zu scheduled, %zu outside the data's time range (unused), %zu series-occurrences applied\n",
                   schedule.events.size(), unused_events, run.event_occurrences);
   }
+  push_alarms_if_asked(args, config, data, run, args.count("quiet") > 0);  // after every output is written
   return 0;
 }
 

@@ -24,7 +24,8 @@ const char* kUsage =
     "  sample    generate the built-in sample, score it and print the alarms\n"
     "  ablate    score a generated cube under each --mechanisms setting and compare with its truth\n"
     "  nab       vigil's final score vs classic detectors under NAB's scoring rule\n"
-    "  report    one self-contained HTML page for triage from a run's alarms, ledger and scores\n";
+    "  report    one self-contained HTML page for triage from a run's alarms, ledger and scores\n"
+    "  export    a CSV or cube as OpenMetrics text, for promtool's backfill into Prometheus\n";
 
 }  // namespace
 
@@ -50,11 +51,15 @@ int main(int argc, char** argv) {
     if (command == "ablate") return vigil::cli::ablate(sub_argc, sub_argv);
     if (command == "nab") return vigil::cli::nab(sub_argc, sub_argv);
     if (command == "report") return vigil::cli::report(sub_argc, sub_argv);
+    if (command == "export") return vigil::cli::export_openmetrics(sub_argc, sub_argv);
     std::fprintf(stderr, "vigil: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const vigil::InputError& e) {
     std::fprintf(stderr, "vigil %s: %s\n", command.c_str(), e.what());
     return 2;
+  } catch (const vigil::ServiceError& e) {
+    std::fprintf(stderr, "vigil %s: %s\n", command.c_str(), e.what());
+    return e.exit_code();
   } catch (const cxxopts::exceptions::exception& e) {
     std::fprintf(stderr, "vigil %s: %s (see vigil %s --help)\n", command.c_str(), e.what(),
                  command.c_str());

@@ -147,7 +147,7 @@ Config read_config(const std::string& path) {
                    "min_impact", "scope_density",
                    "group_window_minutes", "max_series_listed", "metric_dim", "direction", "transform", "min_volume",
                    "min_points", "metrics", "forecast", "peers",
-                   "evidence", "decisions"},
+                   "evidence", "decisions", "alertmanager"},
              path, "");
   Config c;
   auto& d = c.detection;
@@ -258,6 +258,23 @@ Config read_config(const std::string& path) {
     read_number(f, "correlation_hours", c.peers.correlation_hours, 1e-3, 1e6, path);
     read_number(f, "event_shrink_occurrences", c.peers.event_shrink_occurrences, 0, 1e6, path);
   }
+  if (const json* as = section(doc, "alertmanager",
+                               {"url", "alertname", "runbook_url", "resend_minutes", "recent_minutes",
+                                "timeout_seconds"},
+                               path)) {
+    const json& f = *as;
+    auto& a = c.alertmanager;
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"url", &a.url}, {"alertname", &a.alertname},
+                            {"runbook_url", &a.runbook_url}}) {
+      if (!f.contains(key)) continue;
+      if (!f[key].is_string()) throw InputError(where(path, 0, std::string("'") + key + "' must be a string"));
+      *out = f[key].get<std::string>();
+    }
+    if (a.alertname.empty()) throw InputError(where(path, 0, "'alertname' must not be empty"));
+    read_number(f, "resend_minutes", a.resend_minutes, 1, 1e6, path);
+    read_number(f, "recent_minutes", a.recent_minutes, 0, 1e6, path);
+    read_number(f, "timeout_seconds", a.timeout_seconds, 0.1, 3600, path);
+  }
   return c;
 }
 
@@ -345,6 +362,13 @@ std::string config_json(const Config& c) {
                     {"gradual_volatility", r.gradual_volatility},
                     {"ceiling_impact", r.ceiling_impact},
                     {"ceiling_hours", r.ceiling_hours}};
+  const auto& a = c.alertmanager;
+  o["alertmanager"] = {{"url", a.url},
+                       {"alertname", a.alertname},
+                       {"runbook_url", a.runbook_url},
+                       {"resend_minutes", a.resend_minutes},
+                       {"recent_minutes", a.recent_minutes},
+                       {"timeout_seconds", a.timeout_seconds}};
   return o.dump(2) + "\n";
 }
 

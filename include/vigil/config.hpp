@@ -85,6 +85,24 @@ struct DecisionSettings {
   double ceiling_hours = 6;            // ... or lasting this long is raised whatever the rules say
 };
 
+// Pushing raised alarms to Alertmanager (host/io/alertmanager.cpp; README "Use with Prometheus
+// and Alertmanager").
+struct AlertmanagerSettings {
+  std::string url;                        // empty: no push (unless --alertmanager)
+  std::string alertname = "VigilAnomaly";  // the alertname label of every alarm
+  // Template of the runbook_url annotation: {alertname}, {severity}, {direction} and {<dimension>}
+  // (the scope's value, empty when the scope does not fix it; the three fixed names win over a
+  // dimension of the same name) are replaced. Empty: no annotation.
+  std::string runbook_url;
+  // An alarm open at the end of the data is sent with endsAt = now + this: run vigil more often,
+  // or Alertmanager resolves it in between.
+  double resend_minutes = 60;
+  // An alarm that ended within the data but that Alertmanager does not hold yet is still sent
+  // firing (it pages once; the next run resolves it) when it ended at most this long before now.
+  double recent_minutes = 60;
+  double timeout_seconds = 30;  // per request
+};
+
 struct Config {
   ForecastSettings forecast;
   PeerSettings peers;
@@ -92,6 +110,7 @@ struct Config {
   DecisionSettings decisions;
   Mechanisms mechanisms;
   DetectionSettings detection;
+  AlertmanagerSettings alertmanager;
   std::string metric_dim = "metric";
   MetricRule default_rule;
   std::map<std::string, MetricRule> metrics;  // by value of metric_dim

@@ -343,7 +343,7 @@ void distribute_run(const Dataset& header, const Config& config, const EventSche
     if (times) {
       times->score_seconds = std::move(rank_seconds);
       times->series = std::move(rank_series);
-      times->episode_bytes = std::move(rank_bytes);
+      times->sent_bytes = std::move(rank_bytes);
       times->wait_seconds = wait_seconds;
       times->gather_seconds = seconds_since(tg);
     }

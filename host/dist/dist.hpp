@@ -72,7 +72,7 @@ std::vector<Episode> decode_episodes(const std::string& bytes);
 struct RankTimes {
   std::vector<double> score_seconds;   // [K] wall time of each rank's batches (up to the gather)
   std::vector<size_t> series;          // [K]
-  std::vector<size_t> episode_bytes;   // [K] sent to rank 0
+  std::vector<size_t> sent_bytes;      // [K] sent to rank 0 (episodes and counters)
   double gather_seconds = 0;           // rank 0: the merge (wait for the slowest rank excluded)
   double wait_seconds = 0;             // rank 0: waiting at the checkpoint before the gather
 };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/test_util.hpp"
@@ -213,6 +214,29 @@ TEST_F(Mpirun, BadInputIsReportedOnceAsByOneProcess) {
   ASSERT_EQ(lines.size(), 1u) << r.err;
   EXPECT_EQ(lines[0] + "\n", "vigil score: rank 0 of 2: " + cause);
   EXPECT_EQ(names_in(out.path()), std::vector<std::string>{"bad.csv"});
+}
+
+TEST_F(Mpirun, BenchReportsEachRankImbalanceAndGather) {
+  TempDir out;
+  const auto r = run_mpi(3, "bench --series 3000 --points 2016 --peer-series 0 --quiet --json " + out.file("b.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("distributed bench: 3 ranks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("imbalance: slowest rank"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gather to rank 0:"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(read_file(out.file("b.json")));
+  ASSERT_EQ(j["per_rank"].size(), 3u);
+  size_t series = 0;
+  for (const auto& rank : j["per_rank"]) {
+    series += rank["series"].get<size_t>();
+    EXPECT_GT(rank["seconds"].get<double>(), 0);
+    EXPECT_GT(rank["sent_bytes"].get<size_t>(), 0u);
+  }
+  EXPECT_EQ(series, j["series"].get<size_t>());
+  // 24 regions of 128 series over 3 ranks: 8 each.
+  for (const auto& rank : j["per_rank"]) EXPECT_EQ(rank["series"].get<size_t>(), j["series"].get<size_t>() / 3);
+  EXPECT_GE(j["imbalance"].get<double>(), 1.0);
+  EXPECT_GE(j["gather"]["seconds"].get<double>(), 0.0);
+  EXPECT_GT(j["gather"]["episodes"].get<size_t>(), 0u) << "a week of generated data holds episodes";
 }
 
 }  // namespace

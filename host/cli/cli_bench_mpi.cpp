@@ -62,6 +62,11 @@ int bench_distributed(const Dataset& header, const ValueSource& values, const Ev
   std::printf("  imbalance: slowest rank %.3f s / mean %.3f s = %.2f\n", slowest_s, mean_s, imbalance);
   std::printf("  gather to rank 0: %.4f s for %zu episodes in %zu bytes (rank 0 waited %.3f s for the slowest)\n",
               times.gather_seconds, run.episodes.size(), gathered, times.wait_seconds);
+  // What rank 0 does alone once every episode is in: sort, notices, lattice grouping (Amdahl's
+  // serial part of the job).
+  const double tail_s =
+      std::max(0.0, total_s - times.score_seconds[0] - times.wait_seconds - times.gather_seconds);
+  std::printf("  rank 0 after the gather (sort, notices, alarms, freeing its buffers): %.4f s\n", tail_s);
   std::printf("  end to end (rank 0, with notices and alarms): %.3f s, %.3g points/s for the job; %zu alarms\n",
               total_s, job_points / total_s, run.alarms.size());
   j["imbalance"] = imbalance;
@@ -71,6 +76,7 @@ int bench_distributed(const Dataset& header, const ValueSource& values, const Ev
                  {"bytes", gathered},
                  {"episodes", run.episodes.size()},
                  {"rank0_wait_seconds", times.wait_seconds}};
+  j["rank0_after_gather_seconds"] = tail_s;
   j["seconds"] = total_s;
   j["points_per_second"] = job_points / total_s;
   j["alarms"] = run.alarms.size();

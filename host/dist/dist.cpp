@@ -156,12 +156,16 @@ void select_local_device(int local_rank) {
     }
   } else {
     // CUDA must not start before the choice is made, so the GPUs are counted by their device
-    // nodes, not with cudaGetDeviceCount.
+    // nodes (/dev/nvidiaN; a container may hold N = 3 and 5 only), not with cudaGetDeviceCount;
+    // CUDA numbers the ones it sees from 0.
     std::error_code ec;
-    for (int g = 0; g < 256; ++g) {
-      if (!std::filesystem::exists("/dev/nvidia" + std::to_string(g), ec)) break;
-      visible.push_back(std::to_string(g));
+    size_t count = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/dev", ec)) {
+      const std::string name = e.path().filename().string();
+      count += name.size() > 6 && name.rfind("nvidia", 0) == 0 &&
+               name.find_first_not_of("0123456789", 6) == std::string::npos;
     }
+    for (size_t g = 0; g < count; ++g) visible.push_back(std::to_string(g));
   }
   if (visible.size() <= 1) return;
   ::setenv("CUDA_VISIBLE_DEVICES", visible[static_cast<size_t>(local_rank) % visible.size()].c_str(), 1);

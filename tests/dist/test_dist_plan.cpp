@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 
 #include "common/synthetic.hpp"
@@ -149,6 +150,19 @@ TEST(DistEpisodes, RoundTripKeepsEveryField) {
   std::string cut = dist::encode_episodes(v);
   cut.pop_back();
   EXPECT_THROW(dist::decode_episodes(cut), std::runtime_error);
+}
+
+TEST(DistDevice, LocalRankPicksOneOfTheVisibleGpus) {
+  const char* before = std::getenv("CUDA_VISIBLE_DEVICES");
+  const std::string saved = before ? before : "";
+  ::setenv("CUDA_VISIBLE_DEVICES", "2,5,GPU-7f3a", 1);
+  dist::select_local_device(4);  // the second process of the node's second round
+  EXPECT_STREQ(std::getenv("CUDA_VISIBLE_DEVICES"), "5");
+  ::setenv("CUDA_VISIBLE_DEVICES", "3", 1);  // the launcher chose already: kept
+  dist::select_local_device(1);
+  EXPECT_STREQ(std::getenv("CUDA_VISIBLE_DEVICES"), "3");
+  if (before) ::setenv("CUDA_VISIBLE_DEVICES", saved.c_str(), 1);
+  else ::unsetenv("CUDA_VISIBLE_DEVICES");
 }
 
 }  // namespace

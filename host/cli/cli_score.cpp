@@ -59,7 +59,7 @@ int score(int argc, char** argv) {
     config.detection.threshold = thr;
   }
   if (args.count("print-config")) {
-    std::fputs(config_json(config).c_str(), stdout);
+    if (dist::is_root()) std::fputs(config_json(config).c_str(), stdout);
     return 0;
   }
   if (!args.count("input")) throw InputError("--input is required (a long CSV file or a cube directory)");

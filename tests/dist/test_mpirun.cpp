@@ -154,6 +154,13 @@ TEST_F(Mpirun, SmallBatchesCsvInputAndGatherRoundsChangeNothing) {
   r = run_mpi(3, csv + outputs(csv_many));
   ASSERT_EQ(r.code, 0) << r.err;
   expect_same_results(csv_one, csv_many, "CSV input, 3 ranks");
+
+  // Two groups (metrics) for three ranks: one rank scores nothing.
+  TempDir two_one, two_many;
+  ASSERT_EQ(run_vigil(csv + " --group-dim metric" + outputs(two_one)).code, 0);
+  r = run_mpi(3, csv + " --group-dim metric" + outputs(two_many));
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_same_results(two_one, two_many, "2 groups, 3 ranks");
 }
 
 TEST_F(Mpirun, SummaryCountsTheWholeJob) {

@@ -5,14 +5,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
-#include "dist/comm.hpp"
 #include "dist/dist.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"

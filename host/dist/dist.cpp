@@ -177,7 +177,13 @@ void start(const char* command) {
       !std::getenv("PMI_SIZE"))
     return;
   select_local_device(local_rank_from_env());
-  g_distributed = comm::init_if_launched() && comm::size() > 1;
+  if (!comm::init_if_launched()) {  // a build without MPI, started by a launcher
+    const char* r = std::getenv("OMPI_COMM_WORLD_RANK") ? std::getenv("OMPI_COMM_WORLD_RANK") : std::getenv("PMIX_RANK");
+    if (!r || std::atoi(r) == 0)
+      std::fprintf(stderr, "vigil %s: built without MPI: every process of this job does the whole run\n", command);
+    return;
+  }
+  g_distributed = comm::size() > 1;
   g_job_tag = std::to_string(::getpid()) + "-" +
               std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   if (g_distributed) comm::broadcast(g_job_tag, 0);

@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(cmake ninja-build g++ libcxxopts-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libgmock-dev ccache
           python3-numpy python3-pandas  # the NumPy peer of `vigil bench` (bench/numpy_peer.py)
           chromium                      # the report's browser test (tests/io/report_test.sh)
-          libcurl4-openssl-dev prometheus prometheus-alertmanager)  # the monitoring-stack connectors and their tests
+          libcurl4-openssl-dev prometheus prometheus-alertmanager  # the monitoring-stack connectors and their tests
+          libopenmpi-dev openmpi-bin)   # the optional MPI build: `mpirun -np K vigil score` (host/dist/)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,8 +17,10 @@
 #include <string>
 
 #include "cli/cli.hpp"
+#include "cli/cli_bench_mpi.hpp"
 #include "cli/cli_common.hpp"
 #include "cxxopts.hpp"
+#include "dist/dist.hpp"
 #include "vigil/tools/numpy_peer.hpp"
 #include "vigil/tools/process_usage.hpp"
 #include "io/progress.hpp"
@@ -390,6 +392,13 @@ int bench(int argc, char** argv) {
   }
   const double prepare_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const Dataset& header = args.count("input") ? cube.header : scenario.data;
+  if (dist::distributed()) {  // under mpirun: the run shared between the ranks (cli_bench_mpi.cpp)
+    std::string command = "vigil bench";
+    for (int k = 1; k < argc; ++k) command += std::string(" ") + argv[k];
+    return bench_distributed(header, *values, have_schedule ? &schedule : nullptr, *backends.front(),
+                             args["batch-series"].as<size_t>(), args.count("json") ? args["json"].as<std::string>() : "",
+                             command);
+  }
 
   BatchOptions batching;
   batching.max_series = args["batch-series"].as<size_t>();

@@ -9,6 +9,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/cli_stack.hpp"
 #include "cxxopts.hpp"
+#include "dist/dist.hpp"
 #include "io/progress.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
@@ -61,7 +62,7 @@ int score(int argc, char** argv) {
     config.detection.threshold = thr;
   }
   if (args.count("print-config")) {
-    std::fputs(config_json(config).c_str(), stdout);
+    if (dist::is_root()) std::fputs(config_json(config).c_str(), stdout);
     return 0;
   }
   const bool from_prometheus = reads_prometheus(args);
@@ -103,29 +104,44 @@ int score(int argc, char** argv) {
 
   BatchOptions batching;
   batching.max_series = args["batch-series"].as<size_t>();
+  const EventSchedule* events = args.count("events") ? &schedule : nullptr;
+  // Under mpirun each process scores its share of the groups; rank 0 gets every episode and
+  // writes the outputs (host/dist). Alone, this does nothing.
+  dist::distribute_run(data, config, events, batching);
   std::unique_ptr<ScoresOutput> scores_out;
+  std::unique_ptr<dist::ScoresParts> scores_parts;  // distributed: one part per rank, joined by rank 0
   if (args.count("scores")) {
-    scores_out = std::make_unique<ScoresOutput>(args, data.keys.dims);
+    if (dist::distributed()) {
+      if (args["scores-format"].as<std::string>() != "csv")
+        throw InputError("--scores-format openmetrics is not available under mpirun; use csv");
+      scores_parts = std::make_unique<dist::ScoresParts>(args["scores"].as<std::string>(), data.keys.dims);
+    } else {
+      scores_out = std::make_unique<ScoresOutput>(args, data.keys.dims);
+    }
     batching.band = true;
     batching.on_batch = [&](const Dataset& batch, const Scores& scores, const std::vector<Episode>& episodes) {
-      scores_out->append(batch, scores, final_scores(batch, scores, config, &episodes));
+      const std::vector<float> final_score = final_scores(batch, scores, config, &episodes);
+      if (scores_parts) scores_parts->append(batch, scores, final_score);
+      else scores_out->append(batch, scores, final_score);
     };
   }
-  Progress progress(Progress::wanted(args.count("quiet") > 0), data.T);
+  Progress progress(Progress::wanted(args.count("quiet") > 0) && dist::is_root(), data.T);
   batching.on_progress = [&](size_t done, size_t total) { progress.update(done, total); };
-  RunResult run = run_scoring(data, *values, config, *backend, score_from,
-                              args.count("events") ? &schedule : nullptr, batching);
+  RunResult run = run_scoring(data, *values, config, *backend, score_from, events, batching);
+  if (scores_parts) scores_parts->gather();
 
   // Every output is complete before any is renamed into place.
   std::vector<std::unique_ptr<AtomicFile>> outputs;
-  if (args.count("alarms"))
+  if (args.count("alarms") && dist::is_root())
     outputs.push_back(stage_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes,
                                    config.detection.max_series_listed));
-  if (args.count("ledger"))
+  if (args.count("ledger") && dist::is_root())
     outputs.push_back(stage_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices));
   for (auto& out : outputs) out->commit();
   if (scores_out) scores_out->commit();
-  if (args.count("report")) {
+  if (scores_parts) scores_parts->commit();
+  dist::checkpoint();  // rank 0's outputs are in place: the other ranks may remove their parts and leave
+  if (args.count("report") && dist::is_root()) {
     ReportOptions report;
     report.alarms = args["alarms"].as<std::string>();
     report.ledger = args["ledger"].as<std::string>();
@@ -134,8 +150,10 @@ int score(int argc, char** argv) {
     write_run_report(args["report"].as<std::string>(), report, "");
   }
 
-  if (!args.count("quiet")) {
+  if (!args.count("quiet") && dist::is_root()) {
     print_summary(stdout, data, run, *backend, args["max-listed"].as<size_t>());
+    if (dist::distributed())
+      std::printf("distributed over %d processes (MPI ranks), groups balanced by points\n", dist::size());
     size_t suppressed = 0;
     for (const auto& e : run.episodes) suppressed += e.decision != "raised";
     std::printf("mechanisms: %s; %zu candidate episodes suppressed (see --ledger), %zu external-event notices\n",
@@ -144,7 +162,8 @@ int score(int argc, char** argv) {
       std::printf("events: %zu scheduled, %zu outside the data's time range (unused), %zu series-occurrences applied\n",
                   schedule.events.size(), unused_events, run.event_occurrences);
   }
-  push_alarms_if_asked(args, config, data, run, args.count("quiet") > 0);  // after every output is written
+  if (dist::is_root())  // after every output is written
+    push_alarms_if_asked(args, config, data, run, args.count("quiet") > 0);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "cli/cli.hpp"
 #include "cxxopts.hpp"
+#include "dist/dist.hpp"
 #include "vigil/error.hpp"
 
 namespace {
@@ -27,6 +28,21 @@ const char* kUsage =
     "  report    one self-contained HTML page for triage from a run's alarms, ledger and scores\n"
     "  export    a CSV or cube as OpenMetrics text, for promtool's backfill into Prometheus\n";
 
+int dispatch(const std::string& command, int argc, char** argv) {
+  if (command == "score") return vigil::cli::score(argc, argv);
+  if (command == "generate") return vigil::cli::generate(argc, argv);
+  if (command == "eval") return vigil::cli::eval(argc, argv);
+  if (command == "convert") return vigil::cli::convert(argc, argv);
+  if (command == "bench") return vigil::cli::bench(argc, argv);
+  if (command == "sample") return vigil::cli::sample(argc, argv);
+  if (command == "ablate") return vigil::cli::ablate(argc, argv);
+  if (command == "nab") return vigil::cli::nab(argc, argv);
+  if (command == "report") return vigil::cli::report(argc, argv);
+  if (command == "export") return vigil::cli::export_openmetrics(argc, argv);
+  std::fprintf(stderr, "vigil: unknown command '%s'\n%s", command.c_str(), kUsage);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,37 +54,26 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  // Under mpirun / srun, `score` and `bench` share the run between the processes (host/dist); a
+  // failure anywhere ends every process with one line from rank 0 (dist::fail).
+  if (command == "score" || command == "bench") vigil::dist::start(command.c_str());
   // Subcommands see argv without the program name, so cxxopts prints "vigil score".
-  int sub_argc = argc - 1;
-  char** sub_argv = argv + 1;
+  int code = 0;
   try {
-    if (command == "score") return vigil::cli::score(sub_argc, sub_argv);
-    if (command == "generate") return vigil::cli::generate(sub_argc, sub_argv);
-    if (command == "eval") return vigil::cli::eval(sub_argc, sub_argv);
-    if (command == "convert") return vigil::cli::convert(sub_argc, sub_argv);
-    if (command == "bench") return vigil::cli::bench(sub_argc, sub_argv);
-    if (command == "sample") return vigil::cli::sample(sub_argc, sub_argv);
-    if (command == "ablate") return vigil::cli::ablate(sub_argc, sub_argv);
-    if (command == "nab") return vigil::cli::nab(sub_argc, sub_argv);
-    if (command == "report") return vigil::cli::report(sub_argc, sub_argv);
-    if (command == "export") return vigil::cli::export_openmetrics(sub_argc, sub_argv);
-    std::fprintf(stderr, "vigil: unknown command '%s'\n%s", command.c_str(), kUsage);
-    return 2;
+    code = dispatch(command, argc - 1, argv + 1);
+  } catch (const vigil::dist::PeerFailure& e) {
+    code = e.code;  // rank 0 has said which rank failed and why
   } catch (const vigil::InputError& e) {
-    std::fprintf(stderr, "vigil %s: %s\n", command.c_str(), e.what());
-    return 2;
+    code = vigil::dist::fail(command, 2, e.what());
   } catch (const vigil::ServiceError& e) {
-    std::fprintf(stderr, "vigil %s: %s\n", command.c_str(), e.what());
-    return e.exit_code();
+    code = vigil::dist::fail(command, e.exit_code(), e.what());
   } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "vigil %s: %s (see vigil %s --help)\n", command.c_str(), e.what(),
-                 command.c_str());
-    return 2;
+    code = vigil::dist::fail(command, 2, std::string(e.what()) + " (see vigil " + command + " --help)");
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "vigil %s: out of memory\n", command.c_str());
-    return 1;
+    code = vigil::dist::fail(command, 1, "out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "vigil %s: internal error: %s\n", command.c_str(), e.what());
-    return 1;
+    code = vigil::dist::fail(command, 1, std::string("internal error: ") + e.what());
   }
+  vigil::dist::finish();
+  return code;
 }

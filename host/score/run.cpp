@@ -84,22 +84,28 @@ struct BatchWork {
 
 }  // namespace
 
-std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice) {
+std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice,
+                                  const std::vector<uint32_t>* only) {
   const size_t N = header.N(), T = header.T;
   std::vector<uint8_t> traits(N, 0);
-  if (const Dataset* all = values.in_memory()) {
+  if (const Dataset* all = values.in_memory(); all && !only) {
     accumulate_traits(all->values.data(), T, N, N, traits.data());
     return traits;
   }
+  const size_t count = only ? only->size() : N;
   std::vector<uint32_t> columns;
   std::vector<float> buffer;
-  for (size_t i0 = 0; i0 < N; i0 += slice) {
-    const size_t n = std::min(slice, N - i0);
+  std::vector<uint8_t> slice_traits;
+  for (size_t k0 = 0; k0 < count; k0 += slice) {
+    const size_t n = std::min(slice, count - k0);
     columns.resize(n);
-    std::iota(columns.begin(), columns.end(), static_cast<uint32_t>(i0));
+    if (only) std::copy_n(only->begin() + k0, n, columns.begin());
+    else std::iota(columns.begin(), columns.end(), static_cast<uint32_t>(k0));
     buffer.resize(T * n);
     values.gather(columns.data(), n, buffer.data());
-    accumulate_traits(buffer.data(), T, n, n, traits.data() + i0);
+    slice_traits.assign(n, 0);
+    accumulate_traits(buffer.data(), T, n, n, slice_traits.data());
+    for (size_t k = 0; k < n; ++k) traits[columns[k]] = slice_traits[k];
   }
   return traits;
 }
@@ -115,7 +121,29 @@ size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_o
   return per_point * std::max<size_t>(T, 1) + 256;  // + keys, rules, forecast state
 }
 
-std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whole_groups, size_t max_series) {
+bool needs_whole_groups(const Config& config, const EventSchedule* schedule) {
+  return config.mechanisms.cross_stack || (schedule && config.mechanisms.events);
+}
+
+std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whole_groups, size_t max_series,
+                                                const std::vector<uint32_t>* only) {
+  if (only) {  // the same plan over the subset, mapped back to input indices
+    std::vector<std::vector<uint32_t>> batches;
+    if (only->empty()) return batches;
+    Dataset subset;
+    subset.keys.dims = header.keys.dims;
+    subset.keys.dictionary = header.keys.dictionary;
+    const size_t D = header.keys.num_dims();
+    subset.keys.series_without_dims = D == 0 ? only->size() : 0;
+    subset.keys.codes.resize(only->size() * D);
+    for (size_t k = 0; k < only->size(); ++k)
+      for (size_t d = 0; d < D; ++d) subset.keys.codes[k * D + d] = header.keys.code((*only)[k], d);
+    subset.group_dim = header.group_dim;
+    batches = plan_batches(subset, whole_groups, max_series);
+    for (auto& batch : batches)
+      for (uint32_t& i : batch) i = (*only)[i];
+    return batches;
+  }
   const size_t N = header.N();
   max_series = std::max<size_t>(1, max_series);
   std::vector<std::vector<uint32_t>> batches;
@@ -168,8 +196,10 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
     max_series = std::max<size_t>(1, (shape.bytes ? std::min(shape.bytes, share) : batching.memory_budget) / per_series);
   }
   // Mechanisms that compare series within a group need the group whole in one batch.
-  const bool whole_groups = config.mechanisms.cross_stack || (schedule && config.mechanisms.events);
-  const auto plan = plan_batches(header, whole_groups, max_series);
+  const bool whole_groups = needs_whole_groups(config, schedule);
+  const std::vector<uint32_t>* only = batching.only_series ? &*batching.only_series : nullptr;
+  const auto plan = plan_batches(header, whole_groups, max_series, only);
+  const size_t total = only ? only->size() : N;
   if (batching.keep_scores && plan.size() > 1)
     throw std::invalid_argument("run_scoring: keep_scores needs one batch");
   r.batches = plan.size();
@@ -203,15 +233,16 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   auto tr = SteadyClock::now();
   std::vector<uint8_t> traits;
   if (!in_memory && sets.size() == 1 && !plan.empty()) {
-    // One read serves the traits and the scoring.
+    // One read serves the traits and the scoring (those of this process' series: see only_series).
     read_set(sets[0]);
     std::vector<uint8_t> set_traits(set_columns.size(), 0);
     accumulate_traits(set_values.data(), T, set_columns.size(), set_columns.size(), set_traits.data());
     traits.assign(N, 0);
     for (size_t k = 0; k < set_columns.size(); ++k) traits[set_columns[k]] |= set_traits[k];
   } else {
-    traits = input_traits(header, values, std::max<size_t>(1, set_series));
+    traits = input_traits(header, values, std::max<size_t>(1, set_series), only);
   }
+  if (batching.merge_traits) batching.merge_traits(traits);
   const SeriesRules rules = derive_series_rules(header.keys, traits, config);
   r.read_seconds += seconds_since(tr);
 
@@ -318,7 +349,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
           }
           if (batching.keep_scores) r.scores = std::move(w.scores);
           done += n;
-          if (batching.on_progress) batching.on_progress(done, N);
+          if (batching.on_progress) batching.on_progress(done, total);
         } catch (...) {
           failure = std::current_exception();
           failed = true;
@@ -334,6 +365,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   r.peer_seconds = peer_s * share;
   r.evidence_seconds = evidence_s * share;
   r.decide_seconds = decide_s * share;
+  if (batching.merge_result) batching.merge_result(r);
 
   const auto td = SteadyClock::now();
   std::stable_sort(r.episodes.begin(), r.episodes.end(), [](const Episode& a, const Episode& b) {

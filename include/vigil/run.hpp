@@ -2,6 +2,7 @@
 // One scoring run as `vigil score` and `vigil sample` do it: scores, episodes, alarms, summary.
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "vigil/value_source.hpp"
 
 namespace vigil {
+
+struct RunResult;
 
 // How a run splits its series into batches. A batch holds whole groups whenever a mechanism
 // compares series within a group (cross-stack peers, event priors), so batching never changes a
@@ -31,13 +34,29 @@ struct BatchOptions {
   std::function<void(const Dataset& batch, const Scores&, const std::vector<Episode>&)> on_batch;
   // After each batch: series scored so far, of `total`.
   std::function<void(size_t done, size_t total)> on_progress;
+  // A run shared by several processes (host/dist: `mpirun vigil score`). only_series: the series
+  // this process reads and scores (ascending, whole groups when batches need them; unset: all).
+  // merge_traits: completes the traits of its series (bits of input_traits) with the other
+  // processes'. merge_result: after its last batch, merges its result (episodes with input series
+  // indices, counters) with theirs; the episodes it leaves are then sorted, and notices and alarms
+  // found, as in one process.
+  std::optional<std::vector<uint32_t>> only_series;
+  std::function<void(std::vector<uint8_t>& traits)> merge_traits;
+  std::function<void(RunResult& partial)> merge_result;
 };
 
-// The batches: ascending series indices each, whole groups when `whole_groups`.
-std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whole_groups, size_t max_series);
+// Whether a run's batches must hold whole groups: a mechanism compares series within a group
+// (cross-stack peers, event priors).
+bool needs_whole_groups(const Config& config, const EventSchedule* schedule);
+// The batches: ascending series indices each, whole groups when `whole_groups`; of the series
+// `only` (ascending, whole groups) when given, else of every series.
+std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whole_groups, size_t max_series,
+                                                const std::vector<uint32_t>* only = nullptr);
 // The traits of every series (accumulate_traits: the "auto" transform decides per metric over the
-// whole input), read in slices of `slice` consecutive series.
-std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice);
+// whole input), read in slices of `slice` series; of the series `only` when given (the others
+// stay 0).
+std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice,
+                                  const std::vector<uint32_t>* only = nullptr);
 // Host bytes one series of T points costs in a batch (values, scores, the run's temporaries).
 size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output);
 

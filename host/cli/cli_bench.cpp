@@ -325,7 +325,9 @@ int bench(int argc, char** argv) {
     ("events", "event schedule for --input (default: its events.csv when present)", cxxopts::value<std::string>())
     ("backend", "auto, cpu, cuda, or all (every backend here, on the same data)",
      cxxopts::value<std::string>()->default_value("auto"))
-    ("batch-series", "series per batch (0: the backend's own size, within 512 MiB of host memory)",
+    ("memory", "host memory for the values read and the batches' scores, in MiB",
+     cxxopts::value<size_t>()->default_value("512"))
+    ("batch-series", "series per batch (0: the backend's own size, within --memory)",
      cxxopts::value<size_t>()->default_value("0"))
     ("peer-series", "series of the NumPy peer comparison (0: skip it)", cxxopts::value<size_t>()->default_value("20000"))
     ("processes", "with --input: also time whole `vigil score` processes (mechanisms none and all) and the NumPy "
@@ -402,6 +404,7 @@ int bench(int argc, char** argv) {
 
   BatchOptions batching;
   batching.max_series = args["batch-series"].as<size_t>();
+  batching.memory_budget = std::max<size_t>(16, args["memory"].as<size_t>()) << 20;
   Progress progress(Progress::wanted(args.count("quiet") > 0), header.T);
   batching.on_progress = [&](size_t done, size_t total) { progress.update(done, total); };
 

@@ -43,7 +43,9 @@ int score(int argc, char** argv) {
     ("off-grid", "a CSV timestamp between grid points: error, or snap to the nearest one "
                  "(irregular sampling; two rows on one point then follow --duplicates)",
      cxxopts::value<std::string>()->default_value("error"))
-    ("batch-series", "series per batch (whole groups; 0: as many as 2 GiB of host memory holds)",
+    ("memory", "host memory for the values read and the batches' scores, in MiB: the run's peak stays near it",
+     cxxopts::value<size_t>()->default_value("512"))
+    ("batch-series", "series per batch (whole groups; 0: the backend's own size, within --memory)",
      cxxopts::value<size_t>()->default_value("0"))
     ("max-listed", "alarms listed in the summary", cxxopts::value<size_t>()->default_value("20"))
     ("print-config", "print the effective settings (defaults, --config, flags) as JSON and exit")
@@ -104,6 +106,8 @@ int score(int argc, char** argv) {
 
   BatchOptions batching;
   batching.max_series = args["batch-series"].as<size_t>();
+  if (args["memory"].as<size_t>() < 16) throw InputError("--memory must be at least 16 (MiB)");
+  batching.memory_budget = args["memory"].as<size_t>() << 20;
   const EventSchedule* events = args.count("events") ? &schedule : nullptr;
   // Under mpirun each process scores its share of the groups; rank 0 gets every episode and
   // writes the outputs (host/dist). Alone, this does nothing.

@@ -1,6 +1,7 @@
 #include "vigil/run.hpp"
 
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -206,6 +207,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   for (const auto& columns : plan) r.largest_batch = std::max(r.largest_batch, columns.size());
   const size_t active = std::min(workers, plan.size());
   r.workers = active;
+  r.memory_budget = batching.memory_budget;
 
   // A source on disk is read a set of batches at a time, into what the budget leaves beside the
   // workers' batches.
@@ -411,7 +413,14 @@ void print_summary(std::FILE* out, const Dataset& data, const RunResult& run, co
   std::fprintf(out, "forecast stage %.3f s (%.3g points/s), whole run %.3f s", run.forecast_seconds,
                run.forecast_seconds > 0 ? points / run.forecast_seconds : 0.0, run.seconds_total);
   if (run.batches > 1) std::fprintf(out, " in %zu batches of up to %zu series", run.batches, run.largest_batch);
+  if (run.workers > 1) std::fprintf(out, ", %zu at a time", run.workers);
   std::fprintf(out, "\n");
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  std::fprintf(out, "peak RSS %.0f MB (memory budget %.0f MiB", static_cast<double>(usage.ru_maxrss) / 1024.0,
+               static_cast<double>(run.memory_budget) / (1 << 20));
+  if (run.read_sets > 1) std::fprintf(out, ", the input read in %zu sets of batches", run.read_sets);
+  std::fprintf(out, ")\n");
   if (run.young_points)
     std::fprintf(out, "%zu points scored by a young model (still learning, with a wider band)\n", run.young_points);
   if (run.short_history || run.empty_series)

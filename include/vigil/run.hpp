@@ -73,6 +73,7 @@ struct RunResult {
   size_t event_occurrences = 0;   // series-occurrences of scheduled events applied
   size_t read_sets = 0;           // reads of the input's values (a cube: once per set of batches)
   size_t workers = 1;             // batches scored at once
+  size_t memory_budget = 0;       // BatchOptions::memory_budget
   // Time per stage: summed over batches, divided by the batches scored at once (so on the CPU
   // each is its share of the wall time, as when one batch used every thread).
   double read_seconds = 0;        // gathering a batch's values (disk or memory)

@@ -95,7 +95,7 @@ std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& valu
   }
   const size_t count = only ? only->size() : N;
   std::vector<uint32_t> columns;
-  std::vector<float> buffer;
+  HostBuffer<float> buffer;  // overwritten by each read: no zero-fill, huge pages
   std::vector<uint8_t> slice_traits;
   for (size_t k0 = 0; k0 < count; k0 += slice) {
     const size_t n = std::min(slice, count - k0);
@@ -111,12 +111,12 @@ std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& valu
   return traits;
 }
 
-size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output) {
+size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output, bool with_schedule) {
   // values; forecast, z, z_derivative, z_volatility; the evidence stage's four; z_base and the first
   // pass of the events (a copy, forecast, z) with events; breadth and correlation with peers; the
   // observed flags and final scores of a scores output.
   size_t per_point = 4 + 16 + 16;
-  if (config.mechanisms.events) per_point += 4 + 12;
+  if (config.mechanisms.events && with_schedule) per_point += 4 + 12;
   if (config.mechanisms.cross_stack) per_point += 8;
   if (with_scores_output) per_point += 5 + 4;  // observed flags and final score; the band's scale
   return per_point * std::max<size_t>(T, 1) + 256;  // + keys, rules, forecast state
@@ -189,7 +189,7 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   const size_t N = header.N(), T = header.T;
   const BatchShape shape = backend.batch_shape();
   const size_t workers = std::max(1, shape.concurrent);
-  const size_t per_series = batch_bytes_per_series(T, config, bool(batching.on_batch));
+  const size_t per_series = batch_bytes_per_series(T, config, bool(batching.on_batch), schedule != nullptr);
   size_t max_series = batching.max_series;
   if (max_series == 0) {
     // Cache-sized where the backend asks for it, and never more than the budget's share.
@@ -210,9 +210,11 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   r.memory_budget = batching.memory_budget;
 
   // A source on disk is read a set of batches at a time, into what the budget leaves beside the
-  // workers' batches.
+  // workers' batches and what the run holds whatever the batches (the keys, the series' rules,
+  // the program itself: about 32 MiB).
   const Dataset* in_memory = values.in_memory();
-  const size_t scratch = active * r.largest_batch * per_series;
+  const size_t scratch = active * r.largest_batch * per_series + header.keys.codes.size() * sizeof(uint32_t) +
+                         N * 16 + (size_t{32} << 20);  // rules and traits: 16 bytes a series
   const size_t set_series =
       std::max(r.largest_batch, (batching.memory_budget > scratch ? batching.memory_budget - scratch : 0) /
                                     (sizeof(float) * std::max<size_t>(T, 1)));

@@ -57,8 +57,9 @@ std::vector<std::vector<uint32_t>> plan_batches(const Dataset& header, bool whol
 // stay 0).
 std::vector<uint8_t> input_traits(const Dataset& header, const ValueSource& values, size_t slice,
                                   const std::vector<uint32_t>* only = nullptr);
-// Host bytes one series of T points costs in a batch (values, scores, the run's temporaries).
-size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output);
+// Host bytes one series of T points costs in a batch (values, scores, the run's temporaries); the
+// events mechanism's arrays only with a schedule.
+size_t batch_bytes_per_series(size_t T, const Config& config, bool with_scores_output, bool with_schedule = true);
 
 struct RunResult {
   Scores scores;                  // kept with BatchOptions::keep_scores only

@@ -3,7 +3,8 @@
 # nvcc is optional: with /usr/local/cuda present the CUDA backend is built too.
 set -euo pipefail
 packages=(cmake ninja-build g++ libcxxopts-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libgmock-dev ccache
-          python3-numpy python3-pandas)  # the last two: the NumPy peer of `vigil bench` (bench/numpy_peer.py)
+          python3-numpy python3-pandas  # the NumPy peer of `vigil bench` (bench/numpy_peer.py)
+          clang libclang-rt-14-dev libomp-14-dev)  # the fuzz targets (scripts/fuzz.sh): libFuzzer, ASan, UBSan
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

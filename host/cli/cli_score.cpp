@@ -105,15 +105,17 @@ int score(int argc, char** argv) {
   RunResult run = run_scoring(data, *values, config, *backend, score_from,
                               args.count("events") ? &schedule : nullptr, batching);
 
-  // Every output is complete before any is renamed into place.
+  // Every output is complete before any is renamed into place, and they are renamed as one.
   std::vector<std::unique_ptr<AtomicFile>> outputs;
   if (args.count("alarms"))
     outputs.push_back(stage_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes,
                                    config.detection.max_series_listed));
   if (args.count("ledger"))
     outputs.push_back(stage_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices));
-  for (auto& out : outputs) out->commit();
-  if (scores_out) scores_out->commit();
+  std::vector<AtomicFile*> files;
+  for (auto& out : outputs) files.push_back(out.get());
+  if (scores_out) files.push_back(&scores_out->file());
+  commit_all(files);  // all of them or none
 
   if (!args.count("quiet")) {
     print_summary(stdout, data, run, *backend, args["max-listed"].as<size_t>());

@@ -6,6 +6,7 @@
 
 #include "cli/cli.hpp"
 #include "cxxopts.hpp"
+#include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
 
 namespace {
@@ -36,7 +37,11 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  const std::string shown = vigil::printable(command);  // messages are one printable line
   // Subcommands see argv without the program name, so cxxopts prints "vigil score".
+  // Temporary outputs go on SIGINT/SIGTERM; a SIGBUS from an input truncated while read is
+  // one line and exit 2 (io/signal_cleanup.hpp).
+  vigil::install_signal_cleanup("vigil " + shown);
   int sub_argc = argc - 1;
   char** sub_argv = argv + 1;
   try {
@@ -48,20 +53,20 @@ int main(int argc, char** argv) {
     if (command == "sample") return vigil::cli::sample(sub_argc, sub_argv);
     if (command == "ablate") return vigil::cli::ablate(sub_argc, sub_argv);
     if (command == "nab") return vigil::cli::nab(sub_argc, sub_argv);
-    std::fprintf(stderr, "vigil: unknown command '%s'\n%s", command.c_str(), kUsage);
+    std::fprintf(stderr, "vigil: unknown command '%s'\n%s", shown.c_str(), kUsage);
     return 2;
   } catch (const vigil::InputError& e) {
-    std::fprintf(stderr, "vigil %s: %s\n", command.c_str(), e.what());
+    std::fprintf(stderr, "vigil %s: %s\n", shown.c_str(), e.what());
     return 2;
   } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "vigil %s: %s (see vigil %s --help)\n", command.c_str(), e.what(),
-                 command.c_str());
+    std::fprintf(stderr, "vigil %s: %s (see vigil %s --help)\n", shown.c_str(),
+                 vigil::printable(e.what()).c_str(), shown.c_str());
     return 2;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "vigil %s: out of memory\n", command.c_str());
+    std::fprintf(stderr, "vigil %s: out of memory\n", shown.c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "vigil %s: internal error: %s\n", command.c_str(), e.what());
+    std::fprintf(stderr, "vigil %s: internal error: %s\n", shown.c_str(), vigil::printable(e.what()).c_str());
     return 1;
   }
 }

@@ -1,5 +1,6 @@
 #include "vigil/config.hpp"
 
+#include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -208,6 +209,9 @@ json parse_document(const std::string& path) {
     if (text.find('\0') != std::string::npos) throw InputError(where(path, 0, "holds a NUL byte; not YAML text"));
     try {
       return YamlToJson(path, text).convert(YAML::Load(text));
+    } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own guard (its message says "bad file")
+      throw InputError(where(path, e.mark.is_null() ? 0 : e.mark.line + 1,
+                             "nested deeper than " + std::to_string(limits::kMaxConfigDepth) + " levels"));
     } catch (const YAML::Exception& e) {
       throw InputError(where(path, e.mark.is_null() ? 0 : e.mark.line + 1, "not valid YAML: " + e.msg));
     }

@@ -3,7 +3,7 @@
 # then each fuzz target for ${FUZZ_SECONDS:-30} s as a regression check on its seeds and whatever
 # it finds in that time (skipped with FUZZ_SECONDS=0 or without clang).
 #   bash scripts/test.sh --sanitize   the suite under ASan and UBSan instead (g++, CPU only, in
-#                                     build-asan; about 25 minutes on 2 cores, not part of CI)
+#                                     build-asan; about 30 minutes on 2 cores, not part of CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

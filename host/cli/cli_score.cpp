@@ -134,15 +134,17 @@ int score(int argc, char** argv) {
   RunResult run = run_scoring(data, *values, config, *backend, score_from, events, batching);
   if (scores_parts) scores_parts->gather();
 
-  // Every output is complete before any is renamed into place.
+  // Every output is complete before any is renamed into place, and they are renamed as one.
   std::vector<std::unique_ptr<AtomicFile>> outputs;
   if (args.count("alarms") && dist::is_root())
     outputs.push_back(stage_alarms(args["alarms"].as<std::string>(), data, run.alarms, run.episodes,
                                    config.detection.max_series_listed));
   if (args.count("ledger") && dist::is_root())
     outputs.push_back(stage_ledger(args["ledger"].as<std::string>(), data, run.alarms, run.episodes, run.notices));
-  for (auto& out : outputs) out->commit();
-  if (scores_out) scores_out->commit();
+  std::vector<AtomicFile*> files;
+  for (auto& out : outputs) files.push_back(out.get());
+  if (scores_out) files.push_back(&scores_out->file());
+  commit_all(files);  // all of them or none
   if (scores_parts) scores_parts->commit();
   dist::checkpoint();  // rank 0's outputs are in place: the other ranks may remove their parts and leave
   if (args.count("report") && dist::is_root()) {

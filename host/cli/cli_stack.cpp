@@ -113,10 +113,9 @@ void ScoresOutput::append(const Dataset& batch, const Scores& scores, const std:
   else openmetrics_->append(batch, scores, final_score);
 }
 
-void ScoresOutput::commit() {
-  if (csv_) csv_->commit();
-  else openmetrics_->commit();
-}
+void ScoresOutput::commit() { file().commit(); }
+
+AtomicFile& ScoresOutput::file() { return csv_ ? csv_->file() : openmetrics_->file(); }
 
 void push_alarms_if_asked(const cxxopts::ParseResult& args, const Config& config, const Dataset& data,
                           const RunResult& run, bool quiet) {

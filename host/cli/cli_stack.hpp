@@ -36,6 +36,7 @@ class ScoresOutput {
   ~ScoresOutput();
   void append(const Dataset& batch, const Scores& scores, const std::vector<float>& final_score);
   void commit();
+  AtomicFile& file();  // the output staged, for commit_all with the run's other outputs
 
  private:
   std::unique_ptr<ScoresWriter> csv_;

@@ -7,6 +7,7 @@
 #include "cli/cli.hpp"
 #include "cxxopts.hpp"
 #include "dist/dist.hpp"
+#include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
 
 namespace {
@@ -39,7 +40,7 @@ int dispatch(const std::string& command, int argc, char** argv) {
   if (command == "nab") return vigil::cli::nab(argc, argv);
   if (command == "report") return vigil::cli::report(argc, argv);
   if (command == "export") return vigil::cli::export_openmetrics(argc, argv);
-  std::fprintf(stderr, "vigil: unknown command '%s'\n%s", command.c_str(), kUsage);
+  std::fprintf(stderr, "vigil: unknown command '%s'\n%s", vigil::printable(command).c_str(), kUsage);
   return 2;
 }
 
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  const std::string shown = vigil::printable(command);  // messages are one printable line
+  // Temporary outputs go on SIGINT/SIGTERM; a SIGBUS from an input truncated while read is
+  // one line and exit 2 (io/signal_cleanup.hpp).
+  vigil::install_signal_cleanup("vigil " + shown);
   // Under mpirun / srun, `score` and `bench` share the run between the processes (host/dist); a
   // failure anywhere ends every process with one line from rank 0 (dist::fail).
   if (command == "score" || command == "bench") vigil::dist::start(command.c_str());
@@ -64,15 +69,15 @@ int main(int argc, char** argv) {
   } catch (const vigil::dist::PeerFailure& e) {
     code = e.code;  // rank 0 has said which rank failed and why
   } catch (const vigil::InputError& e) {
-    code = vigil::dist::fail(command, 2, e.what());
+    code = vigil::dist::fail(shown, 2, e.what());
   } catch (const vigil::ServiceError& e) {
-    code = vigil::dist::fail(command, e.exit_code(), e.what());
+    code = vigil::dist::fail(shown, e.exit_code(), vigil::printable(e.what()));
   } catch (const cxxopts::exceptions::exception& e) {
-    code = vigil::dist::fail(command, 2, std::string(e.what()) + " (see vigil " + command + " --help)");
+    code = vigil::dist::fail(shown, 2, vigil::printable(e.what()) + " (see vigil " + shown + " --help)");
   } catch (const std::bad_alloc&) {
-    code = vigil::dist::fail(command, 1, "out of memory");
+    code = vigil::dist::fail(shown, 1, "out of memory");
   } catch (const std::exception& e) {
-    code = vigil::dist::fail(command, 1, std::string("internal error: ") + e.what());
+    code = vigil::dist::fail(shown, 1, std::string("internal error: ") + vigil::printable(e.what()));
   }
   vigil::dist::finish();
   return code;

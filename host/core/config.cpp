@@ -1,13 +1,20 @@
 #include "vigil/config.hpp"
 
+#include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
+#include <string_view>
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "core/text_checks.hpp"
 #include "vigil/error.hpp"
+#include "vigil/limits.hpp"
 
 namespace vigil {
 namespace {
@@ -34,7 +41,8 @@ template <typename T>
 void read_number(const json& obj, const char* key, T& out, double lo, double hi, const std::string& file) {
   auto it = obj.find(key);
   if (it == obj.end()) return;
-  if (!it->is_number()) throw InputError(where(file, 0, std::string("'") + key + "' must be a number"));
+  if (!it->is_number())
+    throw InputError(where(file, 0, std::string("'") + key + "' must be a number, not " + it->dump()));
   const double v = it->get<double>();
   if (!(v >= lo && v <= hi))
     throw InputError(where(file, 0, std::string("'") + key + "' = " + it->dump() + " is out of range [" +
@@ -49,7 +57,7 @@ void check_keys(const json& obj, std::initializer_list<const char*> allowed, con
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     bool ok = false;
     for (const char* a : allowed) ok = ok || it.key() == a;
-    if (!ok) throw InputError(where(file, 0, "unknown key '" + it.key() + "'" + section));
+    if (!ok) throw InputError(where(file, 0, "unknown key " + in_quotes(it.key()) + section));
   }
 }
 
@@ -82,52 +90,141 @@ MetricRule parse_rule(const json& obj, const std::string& file, const std::strin
 }
 
 // YAML becomes the same tree as JSON, so both formats share every check below. Plain scalars
-// are typed as YAML 1.2 would (true/false, numbers); quoted ones stay strings.
-json yaml_to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json o = json::object();
-      for (const auto& kv : node) o[kv.first.as<std::string>()] = yaml_to_json(kv.second);
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      json a = json::array();
-      for (const auto& item : node) a.push_back(yaml_to_json(item));
-      return a;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string text = node.Scalar();
-      if (node.Tag() == "!") return text;  // quoted
-      if (text == "true" || text == "false") return text == "true";
-      try {
-        size_t used = 0;
-        const double v = std::stod(text, &used);
-        if (used == text.size()) return v;
-      } catch (const std::exception&) {
+// are typed as YAML 1.2 would (true/false, finite numbers); quoted ones stay strings. The walk is
+// bounded: depth, and the number of values with aliases expanded (a "billion laughs" document
+// of ten lines names 10^9 values through nested aliases).
+class YamlToJson {
+ public:
+  YamlToJson(const std::string& path, std::string_view text) : path_(path), text_(text) {}
+
+  json convert(const YAML::Node& node, int depth = 0) {
+    if (depth > limits::kMaxConfigDepth)
+      fail(node, "nested deeper than " + std::to_string(limits::kMaxConfigDepth) + " levels");
+    if (++nodes_ > limits::kMaxConfigNodes)
+      fail(node, "holds more than " + std::to_string(limits::kMaxConfigNodes) +
+                     " values (aliases expanded); is it an alias bomb?");
+    switch (node.Type()) {
+      case YAML::NodeType::Map: {
+        json o = json::object();
+        for (const auto& kv : node) {
+          if (!kv.first.IsScalar()) fail(kv.first, "a key must be a plain name");
+          const std::string key = scalar_text(kv.first);
+          o[key] = convert(kv.second, depth + 1);
+        }
+        return o;
       }
-      return text;
+      case YAML::NodeType::Sequence: {
+        json a = json::array();
+        for (const auto& item : node) a.push_back(convert(item, depth + 1));
+        return a;
+      }
+      case YAML::NodeType::Scalar: {
+        const std::string text = scalar_text(node);
+        if (node.Tag() == "!") return text;  // quoted
+        if (text == "true" || text == "false") return text == "true";
+        if (!text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-' ||
+                              text[0] == '+' || text[0] == '.')) {
+          char* end = nullptr;
+          const double v = std::strtod(text.c_str(), &end);
+          // nan, inf and hex are not YAML numbers here: they stay strings, which every number
+          // setting then rejects by name.
+          if (end == text.c_str() + text.size() && std::isfinite(v) &&
+              text.find_first_of("xXnN") == std::string::npos)
+            return v;
+        }
+        return text;
+      }
+      default:
+        return nullptr;
     }
-    default:
-      return nullptr;
   }
+
+ private:
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& problem) const {
+    const YAML::Mark mark = node.Mark();
+    throw InputError(where(path_, mark.is_null() ? 0 : mark.line + 1, problem));
+  }
+
+  // A scalar's text, checked like every name from a file (text_checks.hpp). A quoted scalar that
+  // spans lines is almost always a missing closing quote that swallowed the next keys.
+  std::string scalar_text(const YAML::Node& node) const {
+    const std::string& text = node.Scalar();
+    check_text(path_, node.Mark().is_null() ? 0 : node.Mark().line + 1, "value", text, limits::kMaxValueBytes);
+    const YAML::Mark mark = node.Mark();
+    if (node.Tag() == "!" && !mark.is_null() && static_cast<size_t>(mark.pos) < text_.size()) {
+      const char quote = text_[static_cast<size_t>(mark.pos)];
+      if (quote == '"' || quote == '\'') {
+        for (size_t p = static_cast<size_t>(mark.pos) + 1; p < text_.size(); ++p) {
+          const char c = text_[p];
+          if (quote == '"' && c == '\\') {
+            ++p;
+            continue;
+          }
+          if (c == quote) {
+            if (quote == '\'' && p + 1 < text_.size() && text_[p + 1] == '\'') {
+              ++p;
+              continue;
+            }
+            break;
+          }
+          if (c == '\n')
+            fail(node, "a quoted string runs past the end of its line; is its closing " +
+                           std::string(1, quote) + " missing?");
+        }
+      }
+    }
+    return text;
+  }
+
+  const std::string& path_;
+  std::string_view text_;
+  size_t nodes_ = 0;
+};
+
+// The deepest nesting of a JSON document, stopping once past `limit`.
+int json_depth(const json& value, int limit, int depth = 0) {
+  if (depth > limit || !value.is_structured()) return depth;
+  int deepest = depth;
+  for (const json& item : value) {
+    deepest = std::max(deepest, json_depth(item, limit, depth + 1));
+    if (deepest > limit) break;
+  }
+  return deepest;
 }
 
 json parse_document(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(where(path, 0, "cannot open config file"));
+  std::string text;
+  char buffer[1 << 14];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > limits::kMaxConfigBytes)
+      throw InputError(where(path, 0, "larger than " + std::to_string(limits::kMaxConfigBytes) +
+                                          " bytes; a config is a few settings"));
+  }
+  if (in.bad()) throw InputError(where(path, 0, "cannot read config file"));
   const bool yaml = path.size() > 5 && (path.rfind(".yaml") == path.size() - 5 || path.rfind(".yml") == path.size() - 4);
   if (yaml) {
+    if (text.find('\0') != std::string::npos) throw InputError(where(path, 0, "holds a NUL byte; not YAML text"));
     try {
-      return yaml_to_json(YAML::Load(in));
+      return YamlToJson(path, text).convert(YAML::Load(text));
+    } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own guard (its message says "bad file")
+      throw InputError(where(path, e.mark.is_null() ? 0 : e.mark.line + 1,
+                             "nested deeper than " + std::to_string(limits::kMaxConfigDepth) + " levels"));
     } catch (const YAML::Exception& e) {
-      throw InputError(where(path, e.mark.line + 1, "not valid YAML: " + e.msg));
+      throw InputError(where(path, e.mark.is_null() ? 0 : e.mark.line + 1, "not valid YAML: " + e.msg));
     }
   }
+  json doc;
   try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
+    doc = json::parse(text);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     throw InputError(where(path, 0, std::string("not valid JSON: ") + e.what()));
   }
+  if (json_depth(doc, limits::kMaxConfigDepth) > limits::kMaxConfigDepth)
+    throw InputError(where(path, 0, "nested deeper than " + std::to_string(limits::kMaxConfigDepth) + " levels"));
+  return doc;
 }
 
 }  // namespace
@@ -163,6 +260,7 @@ Config read_config(const std::string& path) {
   if (doc.contains("metric_dim")) {
     if (!doc["metric_dim"].is_string()) throw InputError(where(path, 0, "'metric_dim' must be a string"));
     c.metric_dim = doc["metric_dim"].get<std::string>();
+    check_text(path, 0, "metric_dim", c.metric_dim, limits::kMaxNameBytes);
   }
   json defaults = json::object();
   if (doc.contains("direction")) defaults["direction"] = doc["direction"];
@@ -180,6 +278,7 @@ Config read_config(const std::string& path) {
         for (auto f = it->begin(); f != it->end(); ++f) merged[f.key()] = *f;
       else
         merged = *it;
+      check_text(path, 0, "metric name", it.key(), limits::kMaxValueBytes);
       c.metrics[it.key()] = parse_rule(merged, path, "metrics." + it.key());
     }
   }

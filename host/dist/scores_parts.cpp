@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "dist/dist.hpp"
+#include "io/signal_cleanup.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
 
@@ -20,29 +21,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The parts directory, for the signal handler: when a rank dies, the launcher ends the others
-// with SIGTERM, and each removes what the job wrote so far (a killed rank cannot: another does).
-char g_parts_dir[4096] = "";
-
-void remove_parts_dir_on_signal(int sig) {
-  if (g_parts_dir[0]) {
-    if (DIR* d = ::opendir(g_parts_dir)) {
-      while (const dirent* e = ::readdir(d))
-        if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) ::unlinkat(::dirfd(d), e->d_name, 0);
-      ::closedir(d);
-    }
-    ::rmdir(g_parts_dir);
-  }
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
-}
-
 }  // namespace
 
 struct ScoresParts::Impl {
   std::string path, dir, part;
   std::unique_ptr<ScoresWriter> writer;
   std::unique_ptr<AtomicFile> out;  // rank 0: the joined output, staged
+  int registration = -1;            // the parts folder in the signal cleanup's registry
 };
 
 ScoresParts::ScoresParts(const std::string& path, const std::vector<std::string>& dims) : impl_(new Impl) {
@@ -54,13 +39,9 @@ ScoresParts::ScoresParts(const std::string& path, const std::vector<std::string>
   fs::create_directory(impl_->dir, ec);  // every rank: a rank on another node may see another file system
   if (ec && !fs::is_directory(impl_->dir))
     throw InputError(where(path, 0, "cannot write: " + ec.message()));
-  if (impl_->dir.size() < sizeof(g_parts_dir)) {
-    std::strcpy(g_parts_dir, impl_->dir.c_str());
-    struct sigaction action {};
-    action.sa_handler = remove_parts_dir_on_signal;
-    ::sigaction(SIGTERM, &action, nullptr);
-    ::sigaction(SIGINT, &action, nullptr);
-  }
+  // When a rank dies, the launcher ends the others with SIGTERM, and each removes what the job
+  // wrote so far (a killed rank cannot: another does): the run's signal cleanup removes the folder.
+  impl_->registration = signal_cleanup::register_temp(impl_->dir, true);
   impl_->writer = std::make_unique<ScoresWriter>(impl_->part, dims);
 }
 
@@ -69,7 +50,7 @@ ScoresParts::~ScoresParts() {
   impl_->out.reset();
   std::error_code ec;
   fs::remove_all(impl_->dir, ec);
-  g_parts_dir[0] = '\0';
+  if (impl_->registration >= 0) signal_cleanup::unregister_temp(impl_->registration);
   delete impl_;
 }
 

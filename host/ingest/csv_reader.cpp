@@ -15,8 +15,10 @@
 #include <emmintrin.h>
 #endif
 
+#include "core/text_checks.hpp"
 #include "ingest/csv_text.hpp"
 #include "vigil/error.hpp"
+#include "vigil/limits.hpp"
 #include "vigil/ingest.hpp"
 #include "vigil/timeutil.hpp"
 
@@ -209,6 +211,7 @@ Layout parse_header(const std::string& path, long long line_number, std::string_
                            std::string("header has no '") + required + "' column (columns: " +
                                csv::join(names) + "); expected timestamp,<dims>...,value"));
   }
+  check_dim_names(path, line_number, layout.dims);
   return layout;
 }
 
@@ -245,6 +248,21 @@ const char* scan_commas(const char* p, const char* end, const char** commas, siz
   for (; p < end && *p != '\n' && *p != '"'; ++p)
     if (*p == ',') record(p);
   return p;
+}
+
+// What is wrong with a row's dimension values (text_checks.hpp), or "".
+std::string key_problem(const std::string_view* fields, const Layout& layout) {
+  for (size_t d = 0; d < layout.dim_cols.size(); ++d) {
+    const std::string_view value = fields[layout.dim_cols[d]];
+    if (const char* problem = text_problem(value, limits::kMaxValueBytes)) {
+      std::string message = layout.dims[d] + " value " + in_quotes(value) + " " + problem;
+      if (value.size() > limits::kMaxValueBytes)
+        message += " (" + std::to_string(value.size()) + " bytes; at most " +
+                   std::to_string(limits::kMaxValueBytes) + ")";
+      return message;
+    }
+  }
+  return "";
 }
 
 void parse_chunk(Chunk& chunk, const Layout& layout) {
@@ -305,7 +323,7 @@ void parse_chunk(Chunk& chunk, const Layout& layout) {
     const std::string_view time_text = fields[layout.time_col];
     if (!have_last_time || time_text != last_time_text) {
       const std::optional<int64_t> time = parse_timestamp(time_text);
-      if (!time) return fail("timestamp '" + std::string(time_text) + "' is not ISO-8601 or unix seconds");
+      if (!time) return fail("timestamp " + in_quotes(time_text) + " is not ISO-8601 or unix seconds");
       last_time = *time;
       last_time_text.assign(time_text);
       have_last_time = true;
@@ -318,9 +336,9 @@ void parse_chunk(Chunk& chunk, const Layout& layout) {
       case ValueStatus::ok:
         break;
       case ValueStatus::not_a_number:
-        return fail("value '" + std::string(value_text) + "' is not a number");
+        return fail("value " + in_quotes(value_text) + " is not a number");
       case ValueStatus::out_of_range:
-        return fail("value '" + std::string(value_text) + "' is out of range for float32");
+        return fail("value " + in_quotes(value_text) + " is out of range for float32");
     }
 
     uint32_t series = 0;  // without dimension columns, every row is of the one series
@@ -334,7 +352,10 @@ void parse_chunk(Chunk& chunk, const Layout& layout) {
       if (guess && chunk.raw.key(guess - 1) == raw) {
         series = guess - 1;
       } else {
+        const size_t known = chunk.raw.size();
         series = chunk.raw.intern(raw);
+        if (series >= known)  // a series new to this chunk: its values are checked once
+          if (const std::string problem = key_problem(fields, layout); !problem.empty()) return fail(problem);
         if (series >= successor.size()) successor.resize(series + 1, 0);
         if (have_last_raw) successor[last_raw_series] = series + 1;
       }
@@ -347,7 +368,11 @@ void parse_chunk(Chunk& chunk, const Layout& layout) {
         key.append(reinterpret_cast<const char*>(&length), sizeof length);
         key.append(fields[col]);
       }
-      series = chunk.encoded.intern(key) | kEncoded;
+      const size_t known = chunk.encoded.size();
+      series = chunk.encoded.intern(key);
+      if (series >= known)
+        if (const std::string problem = key_problem(fields, layout); !problem.empty()) return fail(problem);
+      series |= kEncoded;
     }
     chunk.rows.push_back(Row{last_time, series, value});
   }
@@ -657,7 +682,9 @@ Dataset read_csv(const std::string& path, const IngestOptions& options, IngestSt
   data.start = times.front();
   data.step = step;
   const std::vector<std::vector<uint32_t>> to_series = merge_series(chunks, layout, data.keys);
+  check_grid(path, times.front(), step, 1);  // the step (--step), before it divides anything
   data.T = static_cast<size_t>((times.back() - times.front() + (options.snap_to_grid ? step / 2 : 0)) / step) + 1;
+  check_grid(path, data.start, step, data.T);
   const size_t N = data.N();
   // A mistyped timestamp or --step can ask for a grid far larger than the data; say so instead
   // of trying to allocate it.

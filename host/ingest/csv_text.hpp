@@ -11,7 +11,8 @@
 namespace vigil::csv {
 
 // The whole file, memory-mapped when it is a regular file (GB inputs are not copied), read
-// otherwise (pipes). Throws InputError "PATH: cannot read: ..." when it cannot be opened.
+// otherwise (pipes). Throws InputError "PATH: cannot read: ..." when it cannot be opened. A file
+// truncated while mapped is reported by the SIGBUS guard (io/signal_cleanup.hpp): one line, exit 2.
 class FileBytes {
  public:
   explicit FileBytes(const std::string& path);
@@ -24,6 +25,7 @@ class FileBytes {
   const char* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
+  int guard_ = -1;
   std::string owned_;
 };
 

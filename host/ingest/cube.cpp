@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -17,10 +18,12 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/text_checks.hpp"
 #include "ingest/csv_text.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
 #include "vigil/ingest.hpp"
+#include "vigil/limits.hpp"
 #include "vigil/timeutil.hpp"
 #include "vigil/value_source.hpp"
 
@@ -80,7 +83,7 @@ NpyShape read_npy_header(std::FILE* file, const std::string& path, size_t file_s
   if (!descr || descr->empty() || ((*descr)[0] != '\'' && (*descr)[0] != '"')) bad("header has no 'descr'");
   const std::string_view dtype = descr->substr(1, descr->find((*descr)[0], 1) - 1);
   if (dtype != "<f4")
-    bad("dtype '" + std::string(dtype) + "' is not supported; expected '<f4' (little-endian float32)");
+    bad("dtype " + in_quotes(dtype) + " is not supported; expected '<f4' (little-endian float32)");
   const std::optional<std::string_view> fortran = dict_value(dict, "fortran_order");
   if (!fortran || fortran->substr(0, 5) != "False")
     bad("the array is not in C order (fortran_order must be False); save np.ascontiguousarray(values)");
@@ -132,7 +135,7 @@ Meta read_meta(const std::string& path) {
   json doc;
   try {
     doc = json::parse(file.view());
-  } catch (const json::exception& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw InputError(where(path, 0, std::string("is not valid JSON: ") + e.what()));
   }
   auto bad = [&](const std::string& problem) { throw InputError(where(path, 0, problem)); };
@@ -143,6 +146,8 @@ Meta read_meta(const std::string& path) {
   std::optional<int64_t> start_time;
   if (start != doc.end() && start->is_string())
     start_time = parse_timestamp(start->get<std::string>());
+  else if (start != doc.end() && start->is_number_unsigned())
+    start_time = start->get<uint64_t>() > uint64_t{INT64_MAX} ? INT64_MAX : start->get<int64_t>();
   else if (start != doc.end() && start->is_number_integer())
     start_time = start->get<int64_t>();
   else if (start != doc.end() && start->is_number_float() && std::fabs(start->get<double>()) < 1e15)
@@ -151,9 +156,11 @@ Meta read_meta(const std::string& path) {
   meta.start = *start_time;
 
   const auto step = doc.find("step_seconds");
-  if (step == doc.end() || !step->is_number_integer() || step->get<int64_t>() <= 0)
+  if (step == doc.end() || !step->is_number_integer() || step->get<int64_t>() <= 0 ||
+      (step->is_number_unsigned() && step->get<uint64_t>() > uint64_t{INT64_MAX}))
     bad("'step_seconds' must be a positive integer");
   meta.step = step->get<int64_t>();
+  check_grid(path, meta.start, meta.step, 1);
 
   const auto dims = doc.find("dims");
   if (dims == doc.end() || !dims->is_array()) bad("'dims' must be an array of dimension names");
@@ -161,6 +168,7 @@ Meta read_meta(const std::string& path) {
     if (!dim.is_string() || dim.get<std::string>().empty()) bad("'dims' must be an array of dimension names");
     meta.dims.push_back(dim.get<std::string>());
   }
+  check_dim_names(path, 0, meta.dims);
 
   for (const auto& [key, role] :
        {std::pair{"group_dim", &meta.group_dim}, std::pair{"stack_dim", &meta.stack_dim}}) {
@@ -172,6 +180,17 @@ Meta read_meta(const std::string& path) {
       *role = it->get<std::string>();
     else
       bad(std::string("'") + key + "' must be a dimension name or null");
+    // Like --group-dim/--stack-dim: a name the dims lack is an error, except the default one
+    // ("region"/"stack"), which means "none" here as on the command line (and which cubes
+    // written before write_cube wrote null for an absent role hold).
+    if (!role->value().empty() && std::find(meta.dims.begin(), meta.dims.end(), role->value()) == meta.dims.end()) {
+      const IngestOptions defaults;
+      if (role->value() == (role == &meta.group_dim ? defaults.group_dim : defaults.stack_dim))
+        *role = "";
+      else
+        bad(std::string("'") + key + "' names " + in_quotes(role->value()) + ", which is not in 'dims' (" +
+            (meta.dims.empty() ? std::string("none") : csv::join(meta.dims)) + ")");
+    }
   }
   return meta;
 }
@@ -217,7 +236,9 @@ void read_keys(const std::string& path, Keys& keys) {
           path, number, "expected " + std::to_string(D) + " fields, found " + std::to_string(fields.size())));
     codes.clear();
     for (size_t d = 0; d < D; ++d) {
+      const size_t known = keys.dictionary[d].size();
       const uint32_t code = keys.intern(d, std::string(fields[d]));
+      if (code >= known) check_text(path, number, keys.dims[d] + " value", fields[d], limits::kMaxValueBytes);
       keys.codes.push_back(code);
       codes.append(reinterpret_cast<const char*>(&code), sizeof code);
     }
@@ -292,6 +313,7 @@ CubeHeader open_cube_header(const std::string& dir, const IngestOptions& options
     throw InputError(where(values_path, 0,
                            "expected " + std::to_string(expected) + " bytes of data for its shape, found " +
                                std::to_string(found)));
+  check_grid(meta_path, data.start, data.step, shape.rows);
   data.T = shape.rows;
   return cube;
 }
@@ -462,7 +484,9 @@ void write_cube(const Dataset& data, const std::string& dir) {
   values_file.write(data.values.data(), data.values.size() * sizeof(float));
   values_file.commit();
 
-  const auto role = [](const std::string& name) { return name.empty() ? json(nullptr) : json(name); };
+  const auto role = [&](const std::string& name) {
+    return name.empty() || data.keys.dim_index(name) < 0 ? json(nullptr) : json(name);
+  };
   const json meta = {{"start", format_iso(data.start)},
                      {"step_seconds", data.step},
                      {"dims", data.keys.dims},

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/text_checks.hpp"
 #include "ingest/csv_text.hpp"
 #include "vigil/error.hpp"
+#include "vigil/limits.hpp"
 #include "vigil/timeutil.hpp"
 
 namespace vigil {
@@ -47,31 +49,40 @@ Scope parse_scope(const std::string& text, const std::string& file, long long li
   auto bad = [&](const std::string& problem) { throw InputError(where(file, line, problem)); };
   const std::string_view all = trim(text);
   if (all.empty()) bad("scope is empty; use * for every series");
+  check_text(file, line, "scope", all, limits::kMaxDims * (limits::kMaxNameBytes + limits::kMaxValueBytes + 2) * 4);
   Scope scope;
   if (all == "*") return scope;
   for (size_t pos = 0;;) {
     const size_t semicolon = std::min(all.find(';', pos), all.size());
     const std::string_view term = trim(all.substr(pos, semicolon - pos));
-    if (term.empty()) bad("scope '" + text + "' has an empty term");
-    if (term == "*") bad("scope '" + text + "': '*' cannot be combined with other terms");
+    if (term.empty()) bad("scope " + in_quotes(text) + " has an empty term");
+    if (term == "*") bad("scope " + in_quotes(text) + ": '*' cannot be combined with other terms");
     const size_t equals = term.find('=');
-    if (equals == std::string_view::npos) bad("scope term '" + std::string(term) + "' is not dim=value");
+    if (equals == std::string_view::npos) bad("scope term " + in_quotes(term) + " is not dim=value");
     const std::string dim(trim(term.substr(0, equals)));
     const std::string value(trim(term.substr(equals + 1)));
-    if (dim.empty()) bad("scope term '" + std::string(term) + "' has no dimension before '='");
-    if (value.empty()) bad("scope term '" + std::string(term) + "' has no value after '='");
+    if (dim.empty()) bad("scope term " + in_quotes(term) + " has no dimension before '='");
+    if (value.empty()) bad("scope term " + in_quotes(term) + " has no value after '='");
+    check_text(file, line, "scope dimension", dim, limits::kMaxNameBytes);
+    check_text(file, line, "scope value", value, limits::kMaxValueBytes);
     auto it = std::find_if(scope.terms.begin(), scope.terms.end(),
                            [&](const Scope::Term& t) { return t.dim == dim; });
-    if (it == scope.terms.end()) it = scope.terms.insert(scope.terms.end(), Scope::Term{dim, {}});
-    if (std::find(it->values.begin(), it->values.end(), value) == it->values.end())
-      it->values.push_back(value);
+    if (it == scope.terms.end()) {
+      if (scope.terms.size() == limits::kMaxDims)
+        bad("scope names more than " + std::to_string(limits::kMaxDims) + " dimensions");
+      it = scope.terms.insert(scope.terms.end(), Scope::Term{dim, {}});
+    }
+    it->values.push_back(value);  // duplicates go below, after sorting (linear, not quadratic)
     if (semicolon == all.size()) break;
     pos = semicolon + 1;
   }
   // Canonical order, so equal scopes print alike whatever order the schedule used.
   std::sort(scope.terms.begin(), scope.terms.end(),
             [](const Scope::Term& a, const Scope::Term& b) { return a.dim < b.dim; });
-  for (Scope::Term& term : scope.terms) std::sort(term.values.begin(), term.values.end());
+  for (Scope::Term& term : scope.terms) {
+    std::sort(term.values.begin(), term.values.end());
+    term.values.erase(std::unique(term.values.begin(), term.values.end()), term.values.end());
+  }
   return scope;
 }
 
@@ -96,7 +107,7 @@ EventSchedule parse_events(std::string_view text, const std::string& path) {
     const std::string name(trim(fields[i]));
     const auto known = std::find(kColumns.begin(), kColumns.end(), name);
     if (known == kColumns.end())
-      throw InputError(where(path, number, "unknown column '" + name + "'; " + expected));
+      throw InputError(where(path, number, "unknown column " + in_quotes(name) + "; " + expected));
     int& slot = column_of[static_cast<size_t>(known - kColumns.begin())];
     if (slot >= 0) throw InputError(where(path, number, "column '" + name + "' appears twice"));
     slot = static_cast<int>(i);
@@ -119,10 +130,11 @@ EventSchedule parse_events(std::string_view text, const std::string& path) {
     event.line = number;
     event.name = std::string(field(kEvent));
     if (event.name.empty()) bad("event name is empty");
+    check_text(path, number, "event name", event.name, limits::kMaxNameBytes);
     const std::optional<int64_t> start = parse_timestamp(field(kStart));
-    if (!start) bad("start '" + std::string(field(kStart)) + "' is not ISO-8601 or unix seconds");
+    if (!start) bad("start " + in_quotes(field(kStart)) + " is not ISO-8601 or unix seconds");
     const std::optional<int64_t> end = parse_timestamp(field(kEnd));
-    if (!end) bad("end '" + std::string(field(kEnd)) + "' is not ISO-8601 or unix seconds");
+    if (!end) bad("end " + in_quotes(field(kEnd)) + " is not ISO-8601 or unix seconds");
     if (*end <= *start) bad("end " + format_iso(*end) + " is not after start " + format_iso(*start));
     event.start = *start;
     event.end = *end;
@@ -133,8 +145,8 @@ EventSchedule parse_events(std::string_view text, const std::string& path) {
       double value = 0;
       const auto [ptr, ec] = std::from_chars(impact.data(), impact.data() + impact.size(), value);
       if (ec != std::errc() || ptr != impact.data() + impact.size() || !std::isfinite(value))
-        bad("expected_impact '" + std::string(impact) +
-            "' is not a number (a relative change such as -0.35, or empty to learn it from history)");
+        bad("expected_impact " + in_quotes(impact) +
+            " is not a number (a relative change such as -0.35, or empty to learn it from history)");
       if (value < -1)
         bad("expected_impact " + std::string(impact) + " is below -1 (a drop of more than 100 %)");
       event.expected_impact = static_cast<float>(value);

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "ingest/csv_text.hpp"
+#include "io/signal_cleanup.hpp"
 #include "vigil/atomic_file.hpp"
 #include "vigil/error.hpp"
 #include "vigil/timeutil.hpp"
@@ -41,6 +42,9 @@ FileBytes::FileBytes(const std::string& path) {
       data_ = static_cast<const char*>(map);
       size_ = static_cast<size_t>(info.st_size);
       mapped_ = true;
+      // A file truncated while mapped faults (SIGBUS) on the pages past its new end: the guard
+      // turns that into one line naming the file and exit code 2.
+      guard_ = signal_cleanup::register_mapping(data_, size_, path);
     }
   }
   if (!mapped_) {
@@ -63,6 +67,7 @@ FileBytes::FileBytes(const std::string& path) {
 }
 
 FileBytes::~FileBytes() {
+  signal_cleanup::unregister_mapping(guard_);
   if (mapped_) ::munmap(const_cast<char*>(data_), size_);
 }
 

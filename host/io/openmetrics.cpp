@@ -188,8 +188,10 @@ void OpenMetricsScoresWriter::append(const Dataset& batch, const Scores& scores,
   }
 }
 
-void OpenMetricsScoresWriter::commit() {
-  AtomicFile out(path_);
+AtomicFile& OpenMetricsScoresWriter::file() {
+  if (staged_) return *staged_;
+  staged_ = std::make_unique<AtomicFile>(path_);
+  AtomicFile& out = *staged_;
   std::vector<char> chunk(1 << 20);
   for (size_t f = 0; f < families().size(); ++f) {
     out.write(std::string("# TYPE ") + families()[f].name + " gauge\n# HELP " + families()[f].name + ' ' +
@@ -200,7 +202,9 @@ void OpenMetricsScoresWriter::commit() {
     if (std::ferror(parts_[f])) throw InputError(where(path_, 0, "cannot read back a temporary file"));
   }
   out.write("# EOF\n");
-  out.commit();
+  return out;
 }
+
+void OpenMetricsScoresWriter::commit() { file().commit(); }
 
 }  // namespace vigil

@@ -54,7 +54,9 @@ std::string episode_id(size_t e) { return "episode-" + std::to_string(e + 1); }
 
 std::unique_ptr<AtomicFile> stage_lines(const std::string& path, const std::vector<ordered_json>& lines) {
   auto out = std::make_unique<AtomicFile>(path);
-  for (const auto& line : lines) out->write(line.dump() + "\n");
+  // Ingest admits only UTF-8 text (core/text_checks.hpp); replacing rather than throwing is the
+  // last guard, so a writer never turns into an internal error.
+  for (const auto& line : lines) out->write(line.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n");
   return out;
 }
 
@@ -216,7 +218,10 @@ void write_ledger(const std::string& path, const Dataset& data, const std::vecto
 ScoresWriter::ScoresWriter(const std::string& path, const std::vector<std::string>& dims)
     : out_(std::make_unique<AtomicFile>(path)) {
   std::string header = "timestamp";
-  for (const auto& d : dims) header += "," + d;
+  for (const auto& d : dims) {
+    header += ',';
+    csv::append_field(header, d);  // a dimension named "reg,ion" stays one field
+  }
   header += ",value,forecast,z_forecast,z_derivative,z_volatility,breadth,correlation,events,score,"
             "z_local,z_calibrated,z_accumulated,z_baseline,lower,upper\n";
   out_->write(header);
@@ -293,6 +298,8 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
 }
 
 void ScoresWriter::commit() { out_->commit(); }
+
+AtomicFile& ScoresWriter::file() { return *out_; }
 
 void write_scores(const std::string& path, const Dataset& data, const Scores& scores,
                   const std::vector<float>& final_score) {

@@ -112,6 +112,7 @@ class ScoresWriter {
   ~ScoresWriter();
   void append(const Dataset& batch, const Scores& scores, const std::vector<float>& final_score);
   void commit();
+  AtomicFile& file();  // to commit it with the run's other outputs (commit_all)
 
  private:
   std::unique_ptr<AtomicFile> out_;

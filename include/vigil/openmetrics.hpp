@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vigil/atomic_file.hpp"
 #include "vigil/dataset.hpp"
 #include "vigil/pipeline.hpp"
 
@@ -39,6 +40,9 @@ class OpenMetricsScoresWriter {
   OpenMetricsScoresWriter(const OpenMetricsScoresWriter&) = delete;
   OpenMetricsScoresWriter& operator=(const OpenMetricsScoresWriter&) = delete;
   void append(const Dataset& batch, const Scores& scores, const std::vector<float>& final_score);
+  // The whole text staged (the families joined), not yet in place: for commit_all with the run's
+  // other outputs.
+  AtomicFile& file();
   void commit();
 
   // One family: its name, help, and the value of point p (= t * N + series) of a batch; NaN
@@ -50,6 +54,7 @@ class OpenMetricsScoresWriter {
   std::string path_;
   std::vector<std::string> label_names_;
   std::vector<std::FILE*> parts_;  // one temporary file per family
+  std::unique_ptr<AtomicFile> staged_;
 };
 
 }  // namespace vigil

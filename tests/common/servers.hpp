@@ -135,10 +135,13 @@ class HttpStub {
       const std::string response = "HTTP/1.1 " + std::to_string(ex.status) + " " + reason +
                                    "\r\nContent-Type: " + ex.content_type + "\r\nContent-Length: " +
                                    std::to_string(ex.reply.size()) + "\r\nConnection: close\r\n\r\n" + ex.reply;
+      {
+        // Recorded before the reply goes out: a client that has its answer finds it recorded.
+        std::lock_guard<std::mutex> lock(mutex_);
+        exchanges_.push_back(ex);
+      }
       ::send(client, response.data(), response.size(), MSG_NOSIGNAL);
       ::close(client);
-      std::lock_guard<std::mutex> lock(mutex_);
-      exchanges_.push_back(std::move(ex));
     }
   }
 

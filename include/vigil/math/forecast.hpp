@@ -366,7 +366,9 @@ VIGIL_HD_INLINE bool any(simd::Vec<8>::I m) {
   return (q[0] | q[1] | q[2] | q[3]) != 0;
 }
 #endif
-#if defined(VIGIL_FORECAST_LANES_AVX512)  // the includer compiles this copy for AVX-512
+// g++ only: clang has no __builtin_ia32_ptestmd512 (and ignores `#pragma GCC target`, so its
+// copy is the portable one below).
+#if defined(VIGIL_FORECAST_LANES_AVX512) && !defined(__clang__)  // the includer compiles this copy for AVX-512
 VIGIL_HD_INLINE bool any(simd::Vec<16>::I m) { return __builtin_ia32_ptestmd512(m, m, 0xffff) != 0; }
 #else
 VIGIL_HD_INLINE bool any(simd::Vec<16>::I m) {

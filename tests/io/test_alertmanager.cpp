@@ -125,7 +125,7 @@ class LiveAlertmanager {
     test::write_file(dir_.file("alertmanager.yml"), R"(route:
   receiver: hook
   group_by: ['alertname', 'device']
-  group_wait: 1s
+  group_wait: 3s  # long enough that both POSTs of a push (critical first) land in one flush on a loaded machine
   group_interval: 1s
   repeat_interval: 4h
 receivers:

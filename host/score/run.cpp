@@ -2,11 +2,13 @@
 
 #include <omp.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <numeric>
@@ -58,6 +60,16 @@ std::vector<V> pick(const std::vector<V>& all, const std::vector<uint32_t>& colu
 SeriesRules rules_of(const SeriesRules& all, const std::vector<uint32_t>& columns) {
   return SeriesRules{pick(all.transform, columns), pick(all.has_data, columns), pick(all.direction, columns),
                      pick(all.threshold, columns),  pick(all.min_volume, columns), pick(all.min_points, columns)};
+}
+
+// The process' resident memory now (0 where /proc is not there).
+size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long long pages = 0, resident = 0;
+  const int got = std::fscanf(f, "%llu %llu", &pages, &resident);
+  std::fclose(f);
+  return got == 2 ? static_cast<size_t>(resident) * static_cast<size_t>(::sysconf(_SC_PAGESIZE)) : 0;
 }
 
 // Consecutive batches of the plan read together: [first, end) whose series hold at most
@@ -210,11 +222,10 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   r.memory_budget = batching.memory_budget;
 
   // A source on disk is read a set of batches at a time, into what the budget leaves beside the
-  // workers' batches and what the run holds whatever the batches (the keys, the series' rules,
-  // the program itself: about 32 MiB).
+  // workers' batches and what the process already holds (the program, the keys: its resident
+  // memory now), the series' rules and traits (16 bytes a series) and the episodes to come.
   const Dataset* in_memory = values.in_memory();
-  const size_t scratch = active * r.largest_batch * per_series + header.keys.codes.size() * sizeof(uint32_t) +
-                         N * 16 + (size_t{32} << 20);  // rules and traits: 16 bytes a series
+  const size_t scratch = active * r.largest_batch * per_series + resident_bytes() + N * 16 + (size_t{16} << 20);
   const size_t set_series =
       std::max(r.largest_batch, (batching.memory_budget > scratch ? batching.memory_budget - scratch : 0) /
                                     (sizeof(float) * std::max<size_t>(T, 1)));

@@ -51,8 +51,8 @@ __global__ void forecast_kernel(ForecastParams p, const float* __restrict__ valu
                                 size_t T, size_t n, size_t first_series) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
-  const StateRef s{state + i, n};
-  init_state(p, s);
+  init_state(p, StateRef{state + i, n});
+  const RegisterState s(StateRef{state + i, n});  // the scalar fields in registers, the arrays in memory
   const uint8_t code = transform[i];
   const size_t series = first_series + i;  // event rows are indexed by the global series index
   const uint32_t n_events = event_offsets ? event_offsets[series + 1] - event_offsets[series] : 0;

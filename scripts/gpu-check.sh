@@ -15,9 +15,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 debs=.debs
+# libcurl4 with its whole runtime closure (apt-cache depends --recurse, less libc6, libgcc-s1 and
+# gcc-12-base): only the libraries the GPU machine's image lacks are put on the library path.
 packages=(libcxxopts-dev nlohmann-json3-dev libyaml-cpp-dev libyaml-cpp0.7 libgtest-dev libgmock-dev googletest
-  libcurl4-openssl-dev libcurl4 libbrotli1 libidn2-0 libldap-2.5-0 libnghttp2-14 libpsl5 librtmp1 libssh2-1
-  libsasl2-2 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libunistring2)
+  libcurl4-openssl-dev libcurl4 libbrotli1 libcom-err2 libdb5.3 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2
+  libhogweed6 libidn2-0 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8
+  libnghttp2-14 libp11-kit0 libpsl5 librtmp1 libsasl2-2 libsasl2-modules-db libssh2-1 libssl3 libtasn1-6
+  libunistring2 libzstd1 zlib1g)
 
 if [ "${1:-}" = fetch ]; then
   mkdir -p "$debs"
@@ -35,7 +39,20 @@ mkdir -p "$out"
 prefix=/tmp/vigil-prefix
 mkdir -p "$prefix"
 for f in "$debs"/*.deb; do dpkg -x "$f" "$prefix"; done
-export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"  # libyaml-cpp
+# A library the image has is used from the image (its own build of it matches its libc); the
+# prefix's copy is linked into $missing only where the image lacks that soname, and only that
+# directory goes on the library path, so cmake, ninja and nvcc keep the image's libraries.
+libdir=$prefix/usr/lib/x86_64-linux-gnu
+missing=$prefix/missing
+rm -rf "$missing" && mkdir -p "$missing"
+known=$(ldconfig -p 2>/dev/null | awk '{print $1}' | sort -u)
+for lib in "$libdir"/*.so.* "$prefix"/lib/x86_64-linux-gnu/*.so.*; do
+  [ -e "$lib" ] || continue
+  name=$(basename "$lib")
+  grep -qxF "$name" <<< "$known" || ln -sf "$lib" "$missing/$name"
+done
+echo "gpu-check: from the prefix: $(ls "$missing" | grep -E '\.so\.[0-9]+$' | tr '\n' ' ')"
+export LD_LIBRARY_PATH="$missing${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PATH=/usr/local/cuda/bin:$PATH
 build=build-gpu
 # One architecture (the GPU's own when nvidia-smi can say, else Hopper), -j16.
@@ -45,6 +62,7 @@ if command -v nvidia-smi > /dev/null && cap=$(nvidia-smi --query-gpu=compute_cap
 fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix/usr" \
   -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCXXOPTS_INCLUDE_DIR="$prefix/usr/include" -DVIGIL_MPI=OFF \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$missing" \
   -DCURL_LIBRARY="$prefix/usr/lib/x86_64-linux-gnu/libcurl.so" -DCURL_INCLUDE_DIR="$prefix/usr/include/x86_64-linux-gnu" \
   > "$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
 grep -E "vigil: CUDA backend|Found CURL" "$out/configure.log" || true

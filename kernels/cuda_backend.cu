@@ -215,6 +215,24 @@ class CudaBackend final : public Backend {
     const size_t T = in.forecast.T, N = in.forecast.N;
     if (T == 0 || N == 0) return;
     if (in.forecast.freeze_events) throw std::invalid_argument("score_batch: freeze_events is the first pass's");
+    bool resident = false;
+    try {
+      resident = score_resident(in, out);
+    } catch (const cuda::OutOfMemory&) {
+      // Device (or pinned) memory taken by someone else since it was counted: the buffers are
+      // freed by now; the stage calls page through what is left, and rewrite every output.
+      cudaGetLastError();
+      resident = false;
+    }
+    if (!resident) {
+      Backend::score_batch(in, out);
+      if (out.times) out.times->resident = false;
+    }
+  }
+
+  // The resident path; false (having done nothing) when the batch does not fit the device.
+  bool score_resident(const BatchStagesInput& in, const BatchStagesOutput& out) {
+    const size_t T = in.forecast.T, N = in.forecast.N;
     const ForecastParams& p = in.forecast_params;
     EvidenceParams ep = in.evidence_params;  // an output nobody reads is not computed
     ep.with_local = ep.with_local && out.evidence.local;
@@ -222,6 +240,7 @@ class CudaBackend final : public Backend {
     ep.with_accumulated = ep.with_accumulated && out.evidence.accumulated;
     ep.with_baseline = ep.with_baseline && out.evidence.baseline;
     const bool events = in.forecast.event_offsets != nullptr;
+    const PeerLayout* layout = out.peers.cell_z ? in.layout : nullptr;  // no peer output wanted: no peer stage
     // Device arrays [T][N]: values, forecast, z, then the optional ones.
     size_t arrays = 3;
     for (int o = 2; o < kOutputs; ++o) arrays += out.forecast[o] != nullptr;
@@ -229,12 +248,8 @@ class CudaBackend final : public Backend {
     const size_t needed = T * N * arrays * sizeof(float) + N * (1 + state_floats(p) * sizeof(float)) +
                           T * sizeof(Clock) +
                           (events ? (N + 1) * sizeof(uint32_t) + in.forecast.event_count * sizeof(EventEffect) : 0) +
-                          (in.layout ? peers_device_bytes(T, N, *in.layout) : 0);
-    if (needed > resources_.free_device_bytes() / 2) {  // the paging policy's headroom (units_per_chunk)
-      Backend::score_batch(in, out);
-      if (out.times) out.times->resident = false;
-      return;
-    }
+                          (layout ? peers_device_bytes(T, N, *layout) : 0);
+    if (needed > resources_.free_device_bytes() / 2) return false;  // the paging policy's headroom (units_per_chunk)
 
     const cuda::Stream& stream = resources_.stream(0);
     cudaStream_t st = stream.get();
@@ -251,8 +266,8 @@ class CudaBackend final : public Backend {
     for (int o = 0; o < kOutputs; ++o) forecast_out[o] = device_array(o < 2 || out.forecast[o]);
     cuda::DeviceBuffer<float> evidence_out[4] = {device_array(ep.with_local), device_array(ep.with_calibrated),
                                                  device_array(ep.with_accumulated), device_array(ep.with_baseline)};
-    cuda::DeviceBuffer<float> cell_z(in.layout ? T * in.layout->cells() : 0, st);
-    cuda::DeviceBuffer<float> breadth = device_array(in.layout), correlation = device_array(in.layout);
+    cuda::DeviceBuffer<float> cell_z(layout ? T * layout->cells() : 0, st);
+    cuda::DeviceBuffer<float> breadth = device_array(layout), correlation = device_array(layout);
     cuda::DeviceBuffer<uint8_t> codes(N, st);
     cuda::DeviceBuffer<Clock> clocks(T, st);
     cuda::DeviceBuffer<uint32_t> event_offsets(events ? N + 1 : 0, st);
@@ -284,8 +299,8 @@ class CudaBackend final : public Backend {
                                                  clocks.data(), state.data(), device_out, T, N, 0);
     VIGIL_CUDA_CHECK_LAUNCH();
     mark(2);
-    if (in.layout)
-      peers_on_device(in.peer_params, device_out.z, T, N, *in.layout, cell_z.data(), breadth.data(),
+    if (layout)
+      peers_on_device(in.peer_params, device_out.z, T, N, *layout, cell_z.data(), breadth.data(),
                       correlation.data(), st);
     mark(3);
     evidence_kernel<<<blocks, kThreads, 0, st>>>(ep, values.data(), codes.data(), device_out.z, device_out.z_base,
@@ -303,7 +318,7 @@ class CudaBackend final : public Backend {
     std::vector<Wanted> wanted;
     for (int o = 0; o < kOutputs; ++o)
       if (out.forecast[o]) wanted.push_back({out.forecast[o], device_out[o], T * N});
-    if (in.layout && out.peers.cell_z) {
+    if (layout) {
       wanted.push_back({out.peers.cell_z, cell_z.data(), cell_z.size()});
       wanted.push_back({out.peers.breadth, breadth.data(), T * N});
       wanted.push_back({out.peers.correlation, correlation.data(), T * N});
@@ -337,6 +352,7 @@ class CudaBackend final : public Backend {
     totals_.download_bytes += times.download_bytes;
     totals_.resident = true;
     if (out.times) *out.times = times;
+    return true;
   }
 
   BatchStageTimes batch_totals() const override { return totals_; }

@@ -1,6 +1,6 @@
-// Backend::score_batch's default: the three stage calls in turn over host arrays. Outputs the
-// caller does not want but a later stage reads (forecast and z; the peers' trio) live in scratch
-// arrays for the call.
+// Backend::score_batch's default: the three stage calls in turn over host arrays. Forecast and z,
+// which the evidence stage reads, live in scratch arrays for the call when the caller does not
+// want them.
 #include <chrono>
 #include <vector>
 
@@ -26,15 +26,9 @@ void Backend::score_batch(const BatchStagesInput& in, const BatchStagesOutput& o
   auto t0 = clock::now();
   forecast(in.forecast_params, in.forecast, fo);
   times.forecast = since(t0);
-  if (in.layout) {
-    std::vector<float> scratch[3];
-    const size_t C = in.layout->cells();
-    PeerOutput po = out.peers;
-    if (!po.cell_z) po.cell_z = (scratch[0].resize(T * C), scratch[0].data());
-    if (!po.breadth) po.breadth = own(nullptr, scratch[1]);
-    if (!po.correlation) po.correlation = own(nullptr, scratch[2]);
+  if (in.layout && out.peers.cell_z) {  // no peer output wanted: nothing later reads them
     t0 = clock::now();
-    peers(in.peer_params, PeerInput{fo.z, T, N, in.layout}, po);
+    peers(in.peer_params, PeerInput{fo.z, T, N, in.layout}, out.peers);
     times.peers = since(t0);
   }
   t0 = clock::now();

@@ -96,7 +96,7 @@ struct BatchStageTimes {
 
 // Every output is optional: a null pointer is an output the caller does not want (the backend
 // then need not compute or return it; forecast and z are computed anyway, the later stages need
-// them). The peers' three outputs come together or not at all.
+// them). The peers' three outputs come together or not at all: none wanted, no peer stage.
 struct BatchStagesOutput {
   ForecastOutput forecast;
   PeerOutput peers;

@@ -69,6 +69,10 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="
   > "$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
 grep -E "vigil: CUDA backend|Found CURL" "$out/configure.log" || true
 if [ "$configure_only" = 1 ]; then exit 0; fi
+if ! nvidia-smi > /dev/null 2>&1; then
+  echo "gpu-check: no usable GPU here (nvidia-smi fails); --configure-only checks the rest" >&2
+  exit 2
+fi
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -c 'A-Za-z0-9\n' '-' | tr -s '-' | sed 's/-$//')

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "cuda_check.cuh"
 #include "vigil/error.hpp"
@@ -84,4 +85,18 @@ namespace vigil {
 // include/vigil/peers.hpp makes resources of its own for the call.
 void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput& out, size_t max_chunk_steps,
                 cuda::Resources& resources);
+// The peers' kernels with their launch shape, for the bench's occupancy report.
+struct PeerKernel {
+  const char* name;
+  const void* function;
+  int threads;
+};
+std::vector<PeerKernel> peers_kernels();
+// Device memory the device-resident peers stage needs for a batch of T x N on `layout`: the
+// layout, the correlation state, cell_z, the group totals, breadth and correlation.
+size_t peers_device_bytes(size_t T, size_t N, const PeerLayout& layout);
+// The peers stage on arrays already on the device ([T][N] z in, [T][C] cell_z and [T][N]
+// breadth and correlation out), queued on `stream` after whatever wrote z; all of T at once.
+void peers_on_device(const PeerParams& params, const float* z, size_t T, size_t N, const PeerLayout& layout,
+                     float* cell_z, float* breadth, float* correlation, cudaStream_t stream);
 }  // namespace vigil

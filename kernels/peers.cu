@@ -14,6 +14,7 @@
 // the CPU backend's exactly. Its weak case is a layout of a handful of huge cells (no group
 // dimension, hundreds of thousands of series per stack): T·C threads then underfill the GPU.
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "cuda_check.cuh"
@@ -102,6 +103,43 @@ struct Chunk {
 
 }  // namespace
 
+std::vector<PeerKernel> peers_kernels() {
+  return {{"peers_cells", reinterpret_cast<const void*>(&cells_kernel), kThreads},
+          {"peers_groups", reinterpret_cast<const void*>(&groups_kernel), kThreads},
+          {"peers_series", reinterpret_cast<const void*>(&series_kernel), kThreads}};
+}
+
+size_t peers_device_bytes(size_t T, size_t N, const PeerLayout& layout) {
+  const size_t C = layout.cells(), G = layout.groups();
+  return (2 * N + 2 * C + G + 2) * sizeof(uint32_t) + kStateFields * N * sizeof(float) +
+         T * (C * sizeof(float) + G * sizeof(GroupContext) + 2 * N * sizeof(float));
+}
+
+void peers_on_device(const PeerParams& params, const float* z, size_t T, size_t N, const PeerLayout& layout,
+                     float* cell_z, float* breadth, float* correlation, cudaStream_t stream) {
+  check_peer_call(params, PeerInput{z, T, N, &layout}, PeerOutput{cell_z, breadth, correlation});
+  if (T == 0 || N == 0) return;
+  const size_t C = layout.cells(), G = layout.groups();
+  // Stream-ordered: every buffer here is freed on `stream` after the kernels that use it.
+  const cuda::DeviceBuffer<uint32_t> order = upload(layout.order, stream),
+                                     cell_offsets = upload(layout.cell_offsets, stream),
+                                     group_cell_offsets = upload(layout.group_cell_offsets, stream),
+                                     cell_of_series = upload(layout.cell_of_series, stream),
+                                     group_of_cell = upload(layout.group_of_cell, stream);
+  const cuda::DeviceBuffer<float> state(kStateFields * N, stream);
+  const cuda::DeviceBuffer<GroupContext> context(T * G, stream);
+  cells_kernel<<<grid_for(T * C), kThreads, 0, stream>>>(z, order.data(), cell_offsets.data(), cell_z, T, N, C,
+                                                         params.clip_z);
+  VIGIL_CUDA_CHECK_LAUNCH();
+  groups_kernel<<<grid_for(T * G), kThreads, 0, stream>>>(cell_z, group_cell_offsets.data(), context.data(), T, C,
+                                                          G, params.deviating_z);
+  VIGIL_CUDA_CHECK_LAUNCH();
+  series_kernel<<<static_cast<unsigned>((N + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      params, z, cell_z, context.data(), cell_of_series.data(), group_of_cell.data(), state.data(), breadth,
+      correlation, T, N, C, G, true);
+  VIGIL_CUDA_CHECK_LAUNCH();
+}
+
 void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput& out, size_t max_chunk_steps) {
   cuda::Resources resources;
   peers_cuda(params, in, out, max_chunk_steps, resources);
@@ -122,6 +160,10 @@ void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput&
   const size_t row_bytes = 3 * N * sizeof(float) + C * sizeof(float) + G * sizeof(GroupContext);
   const size_t cap = max_chunk_steps > 0 ? std::min(max_chunk_steps, T) : T;
   size_t steps_per_chunk = cuda::units_per_chunk(resources.free_device_bytes(), fixed_bytes, row_bytes, cap, kStreams);
+  // The readbacks' pinned staging stays within 1 GiB per stream (pinning much more is slow and
+  // takes pages from everything else on the host).
+  const size_t staged_row = (2 * N + C) * sizeof(float);
+  steps_per_chunk = std::min(steps_per_chunk, std::max<size_t>(1, (size_t{1} << 30) / staged_row));
 
   const cuda::Stream* streams = resources.streams();
   const cudaStream_t setup = streams[0].get();
@@ -155,17 +197,25 @@ void peers_cuda(const PeerParams& params, const PeerInput& in, const PeerOutput&
         for (int k = 0; k < kStreams; ++k) cudaStreamSynchronize(streams[k].get());
       });
 
-  // Pageable host memory: an upload returns once the driver has staged it, a readback only when
-  // it is done. So the next chunk is queued before the previous one is read back, and its copy
-  // and kernels run while the host waits for that readback.
+  // Readbacks land in the resources' pinned staging (one slot per stream, kept from call to call),
+  // then the host copies them out: a pageable destination would make the driver stage them
+  // itself, synchronously. The next chunk is queued before the previous one is read back, so
+  // its copy and kernels run while the host waits for that readback.
+  float* staged[kStreams];
+  for (int k = 0; k < kStreams; ++k) staged[k] = resources.staging(k, steps_per_chunk * (2 * N + C));
   const auto read_back = [&](const Chunk& chunk) {
-    VIGIL_CUDA_CHECK(cudaMemcpyAsync(out.cell_z + chunk.t0 * C, chunk.cell_z.data(), chunk.rows * C * sizeof(float),
+    float* slot = staged[&chunk - chunks];
+    const size_t cells = chunk.rows * C, points = chunk.rows * N;
+    VIGIL_CUDA_CHECK(cudaMemcpyAsync(slot, chunk.cell_z.data(), cells * sizeof(float), cudaMemcpyDeviceToHost,
+                                     chunk.stream));
+    VIGIL_CUDA_CHECK(cudaMemcpyAsync(slot + cells, chunk.breadth.data(), points * sizeof(float),
                                      cudaMemcpyDeviceToHost, chunk.stream));
-    VIGIL_CUDA_CHECK(cudaMemcpyAsync(out.breadth + chunk.t0 * N, chunk.breadth.data(), chunk.rows * N * sizeof(float),
+    VIGIL_CUDA_CHECK(cudaMemcpyAsync(slot + cells + points, chunk.correlation.data(), points * sizeof(float),
                                      cudaMemcpyDeviceToHost, chunk.stream));
-    VIGIL_CUDA_CHECK(cudaMemcpyAsync(out.correlation + chunk.t0 * N, chunk.correlation.data(),
-                                     chunk.rows * N * sizeof(float), cudaMemcpyDeviceToHost, chunk.stream));
     VIGIL_CUDA_CHECK(cudaStreamSynchronize(chunk.stream));
+    std::memcpy(out.cell_z + chunk.t0 * C, slot, cells * sizeof(float));
+    std::memcpy(out.breadth + chunk.t0 * N, slot + cells, points * sizeof(float));
+    std::memcpy(out.correlation + chunk.t0 * N, slot + cells + points, points * sizeof(float));
   };
   const Chunk* pending = nullptr;
   for (size_t t0 = 0, k = 0; t0 < T; t0 += steps_per_chunk, ++k) {

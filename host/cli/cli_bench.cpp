@@ -70,6 +70,56 @@ struct StageBytes {
 };
 StageBytes stage_bytes(bool gathered) { return {gathered ? 12.0 : 4.0, 20.0, 12.0, 32.0, 8.0}; }
 
+// What only a device backend has (nothing for the CPU, so its bench is unchanged): the copies of
+// its device-resident batches (bytes and time, from CUDA events), the roofline of the run as the
+// time its bytes take at the measured device-to-device and host-to-device rates, and the
+// occupancy of its kernels.
+void device_report(Backend& backend, const BatchStageTimes& before, double n_points, double total_s, double copy_gbs,
+                   double h2d_gbs, ordered_json& j) {
+  const BatchStageTimes after = backend.batch_totals();
+  const std::vector<KernelOccupancy> occupancy = backend.occupancy();
+  if (!after.resident && occupancy.empty()) return;
+  const double up_bytes = static_cast<double>(after.upload_bytes - before.upload_bytes);
+  const double down_bytes = static_cast<double>(after.download_bytes - before.download_bytes);
+  const double up_s = after.upload - before.upload, down_s = after.download - before.download;
+  const double device_s = (after.forecast - before.forecast) + (after.peers - before.peers) +
+                          (after.evidence - before.evidence);
+  // The fewest bytes the fused stages must move in device memory: the value in, then forecast,
+  // z, derivative and volatility out, z in and breadth and correlation out, the evidence's reads
+  // and writes (the bench's own StageBytes, without the host-side read and decide).
+  const StageBytes per_point = stage_bytes(false);
+  const double device_bytes = n_points * (per_point.forecast + per_point.peers + per_point.evidence);
+  ordered_json d;
+  d["resident_batches"] = after.resident;
+  d["device_seconds"] = device_s;
+  d["device_bandwidth_gbs"] = device_s > 0 ? device_bytes / device_s / 1e9 : 0;
+  d["device_roofline_fraction"] = device_s > 0 && copy_gbs > 0 ? device_bytes / device_s / 1e9 / copy_gbs : 0;
+  d["upload_bytes"] = up_bytes;
+  d["upload_seconds"] = up_s;
+  d["download_bytes"] = down_bytes;
+  d["download_seconds"] = down_s;
+  // The end-to-end bound from host memory: the values' one copy up at the measured pinned rate.
+  const double one_copy_s = h2d_gbs > 0 ? n_points * sizeof(float) / (h2d_gbs * 1e9) : 0;
+  d["one_values_copy_seconds"] = one_copy_s;
+  d["end_to_end_over_one_copy"] = one_copy_s > 0 ? total_s / one_copy_s : 0;
+  ordered_json kernels = ordered_json::array();
+  for (const KernelOccupancy& k : occupancy)
+    kernels.push_back({{"kernel", k.kernel},
+                       {"threads_per_block", k.threads_per_block},
+                       {"registers", k.registers},
+                       {"blocks_per_sm", k.blocks_per_sm},
+                       {"occupancy", k.occupancy}});
+  d["occupancy"] = kernels;
+  j["device_report"] = d;
+  std::printf("  device: stages %.3f s (%.1f GB/s, %.1f%% of device copy); up %.3g GB in %.3f s, down %.3g GB in %.3f s;"
+              " end to end %.2fx one copy of the values up\n",
+              device_s, d["device_bandwidth_gbs"].get<double>(), 100.0 * d["device_roofline_fraction"].get<double>(),
+              up_bytes / 1e9, up_s, down_bytes / 1e9, down_s, d["end_to_end_over_one_copy"].get<double>());
+  for (const KernelOccupancy& k : occupancy)
+    std::printf("  occupancy %-14s %3d threads/block, %3d registers, %2d blocks/SM, %5.1f%%\n", k.kernel.c_str(),
+                k.threads_per_block, k.registers, k.blocks_per_sm, 100.0 * k.occupancy);
+}
+
 // One backend over the data: the stages of run_scoring, with bytes and the roofline.
 ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueSource& values,
                            const EventSchedule* schedule, const BatchOptions& batching, bool from_disk) {
@@ -80,6 +130,7 @@ ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueS
   const double h2d_gbs = backend.host_to_device_gbs();
   Config config;
   reset_peak_rss();
+  const BatchStageTimes copies_before = backend.batch_totals();
   const auto t0 = std::chrono::steady_clock::now();
   const RunResult run = run_scoring(header, values, config, backend, 0, schedule, batching);
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -121,7 +172,8 @@ ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueS
   j["stages"]["evidence"] = stage(run.evidence_seconds, per_point.evidence);
   j["stages"]["episodes_decisions_alarms"] = stage(run.decide_seconds, per_point.decide);
   j["stages"]["other"] = stage(other_s, 0);  // allocation, per-series rules, events plan
-  j["stages_include_host_transfers"] = backend.name() == "cuda";
+  // A resident CUDA batch times its stages on the device (copies apart, in device_report).
+  j["stages_include_host_transfers"] = backend.name() == "cuda" && !backend.batch_totals().resident;
   j["alarms"] = run.alarms.size();
   const double rss = peak_rss_mb();
   j["peak_rss_mb"] = rss;
@@ -149,6 +201,7 @@ ordered_json bench_backend(Backend& backend, const Dataset& header, const ValueS
   std::printf("  roofline: %.1f GB/s measured copy bandwidth (read + write)", copy_gbs);
   if (h2d_gbs > 0) std::printf("; host-to-device copy (pinned) %.1f GB/s", h2d_gbs);
   std::printf("; peak RSS of the run %.0f MB\n", rss);
+  device_report(backend, copies_before, n_points, total_s, copy_gbs, h2d_gbs, j);
   return j;
 }
 

@@ -177,34 +177,27 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
   s.z_derivative.resize(T * N);
   s.z_volatility.resize(T * N);
   s.scale.resize(s.want_scale ? T * N : 0);
-  const auto t0 = clock::now();
-  backend.forecast(s.params, in,
-                   ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
-                                  s.z_derivative.data(), s.z_volatility.data(),
-                                  s.scale.empty() ? nullptr : s.scale.data()});
-  s.seconds = since(t0);
+  BatchStagesInput batch;
+  batch.forecast_params = s.params;
+  batch.forecast = in;
+  batch.per_day = static_cast<size_t>(s.params.points_per_day);
   if (config.mechanisms.cross_stack) {
     s.peers = make_peer_layout(data);
     s.cell_z.resize(T * s.peers.cells());
     s.breadth.resize(T * N);
     s.correlation.resize(T * N);
-    const auto t1 = clock::now();
-    PeerParams pp;
-    pp.clip_z = static_cast<float>(config.peers.clip_z);
-    pp.deviating_z = static_cast<float>(config.peers.deviating_z);
-    pp.correlation_rate = static_cast<float>(
+    batch.layout = &s.peers;
+    batch.peer_params.clip_z = static_cast<float>(config.peers.clip_z);
+    batch.peer_params.deviating_z = static_cast<float>(config.peers.deviating_z);
+    batch.peer_params.correlation_rate = static_cast<float>(
         1.0 - std::exp(-static_cast<double>(data.step) / (3600.0 * config.peers.correlation_hours)));
-    backend.peers(pp, PeerInput{s.z.data(), T, N, &s.peers},
-                  PeerOutput{s.cell_z.data(), s.breadth.data(), s.correlation.data()});
-    s.peer_seconds = since(t1);
   } else {
     s.cell_z.clear();
     s.breadth.clear();
     s.correlation.clear();
   }
-  // After the peers, which compare the models' own z: the evidence stage widens a young z in place.
-  const auto t2 = clock::now();
-  EvidenceParams ep = make_evidence_params(config.evidence, s.params);
+  EvidenceParams& ep = batch.evidence_params;
+  ep = make_evidence_params(config.evidence, s.params);
   if (!every_output) {  // only what opens episodes (episodes.cpp)
     ep.with_local = ep.with_calibrated = false;
     ep.with_accumulated = config.detection.support_z > 0;
@@ -215,14 +208,19 @@ void score_dataset_into(const Dataset& data, const Config& config, Backend& back
     else v.clear();
     return wanted ? v.data() : nullptr;
   };
-  const EvidenceOutput out{output(ep.with_local, s.z_local), output(ep.with_calibrated, s.z_calibrated),
-                           output(ep.with_accumulated, s.z_accumulated), output(ep.with_baseline, s.z_baseline)};
-  backend.evidence(ep,
-                   EvidenceInput{data.values.data(), s.transform.data(), s.z.data(),
-                                 s.z_base.empty() ? nullptr : s.z_base.data(), s.forecast.data(), T, N,
-                                 static_cast<size_t>(s.params.points_per_day)},
-                   out);
-  s.evidence_seconds = since(t2);
+  BatchStageTimes times;
+  BatchStagesOutput out;
+  out.forecast = ForecastOutput{s.forecast.data(), s.z.data(), s.z_base.empty() ? nullptr : s.z_base.data(),
+                                s.z_derivative.data(), s.z_volatility.data(),
+                                s.scale.empty() ? nullptr : s.scale.data()};
+  if (batch.layout) out.peers = PeerOutput{s.cell_z.data(), s.breadth.data(), s.correlation.data()};
+  out.evidence = EvidenceOutput{output(ep.with_local, s.z_local), output(ep.with_calibrated, s.z_calibrated),
+                                output(ep.with_accumulated, s.z_accumulated), output(ep.with_baseline, s.z_baseline)};
+  out.times = &times;
+  backend.score_batch(batch, out);
+  s.seconds = times.forecast;
+  s.peer_seconds = times.peers;
+  s.evidence_seconds = times.evidence;
 }
 
 }  // namespace vigil

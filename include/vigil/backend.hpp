@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vigil/math/evidence.hpp"
 #include "vigil/math/forecast.hpp"
@@ -72,6 +73,46 @@ struct EvidenceOutput {
   float* baseline = nullptr;
 };
 
+// One batch through every per-point stage: forecast, then peers (when `layout` is set), then
+// evidence. The peers compare the models' own z; the evidence stage then widens a young z (and
+// z_base) in place, so the z returned is the widened one, as after the stage calls in turn.
+struct BatchStagesInput {
+  ForecastParams forecast_params;
+  ForecastInput forecast;              // values, transform codes, events (freeze_events: false)
+  const PeerLayout* layout = nullptr;  // null: no peer stage
+  PeerParams peer_params;
+  EvidenceParams evidence_params;      // its with_* flags say which evidence outputs are computed
+  size_t per_day = 0;                  // steps a day
+};
+
+// Where a stage's time went in one score_batch call (the bench's breakdown). Seconds are device
+// time measured with events on CUDA, wall time on the CPU; copies are 0 on the CPU.
+struct BatchStageTimes {
+  double forecast = 0, peers = 0, evidence = 0;
+  double upload = 0, download = 0;        // host-to-device and device-to-host copies
+  size_t upload_bytes = 0, download_bytes = 0;
+  bool resident = false;                  // CUDA: the batch stayed on the device across stages
+};
+
+// Every output is optional: a null pointer is an output the caller does not want (the backend
+// then need not compute or return it; forecast and z are computed anyway, the later stages need
+// them). The peers' three outputs come together or not at all: none wanted, no peer stage.
+struct BatchStagesOutput {
+  ForecastOutput forecast;
+  PeerOutput peers;
+  EvidenceOutput evidence;
+  BatchStageTimes* times = nullptr;  // null: not measured
+};
+
+// How well a kernel fills the device (cudaOccupancyMaxActiveBlocksPerMultiprocessor).
+struct KernelOccupancy {
+  std::string kernel;
+  int threads_per_block = 0;
+  int registers = 0;           // per thread
+  int blocks_per_sm = 0;       // resident at once
+  double occupancy = 0;        // resident warps / the SM's maximum
+};
+
 // How a run should cut its series into batches for a backend: batches of about `bytes` of values
 // and scores (0: as large as the run's memory budget allows), of which `concurrent` may be scored
 // at once, each by its own host thread (a backend's calls from inside a batch then run on that
@@ -93,6 +134,15 @@ class Backend {
   virtual void evidence(const EvidenceParams& params, const EvidenceInput& in, const EvidenceOutput& out) = 0;
   // Peer groups: cell aggregates, breadth and rolling correlation (include/vigil/peers.hpp).
   virtual void peers(const PeerParams& params, const PeerInput& in, const PeerOutput& out) = 0;
+  // The three stages of one batch. The default runs the stage calls above in turn over host
+  // arrays; the CUDA backend keeps the batch on the device between them (one upload of the
+  // values, only the wanted outputs read back).
+  virtual void score_batch(const BatchStagesInput& in, const BatchStagesOutput& out);
+  // Totals over this backend's score_batch calls so far (the bench's copy figures; zeros where
+  // nothing is copied, as on the CPU).
+  virtual BatchStageTimes batch_totals() const { return {}; }
+  // Its kernels' occupancy at the launch shapes it uses (empty on the CPU).
+  virtual std::vector<KernelOccupancy> occupancy() const { return {}; }
   // The roofline's denominator, measured: a large copy within the backend's own memory, in GB/s
   // counting bytes read plus bytes written.
   virtual double copy_bandwidth_gbs() = 0;

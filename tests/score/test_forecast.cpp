@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "common/synthetic.hpp"
 #include "vigil/pipeline.hpp"
@@ -219,6 +220,46 @@ TEST(CountZ, PoissonTailAsANormalDeviate) {
   // A large, overdispersed count keeps (almost) its log residual.
   const float sigma_large = 0.03f, y = std::log1p(8000.0f), f = std::log1p(10000.0f);
   EXPECT_NEAR(count_z((y - f) / sigma_large, y, 10000.0f, sigma_large, poisson_log_sd(10000.0f, 3.0f)), (y - f) / sigma_large, 0.3f);
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The CUDA kernel's RegisterState (scalar fields held in the object, arrays through a StateRef)
+// runs forecast_step's arithmetic unchanged: every output and the final state equal those of a
+// plain StateRef bit for bit, with and without the weekly profile and with an event.
+TEST(RegisterState, EqualsTheStateRefStepBitForBit) {
+  for (const int days : {3, 15}) {  // 15 days: the weekly profile is on
+    Dataset d = test::make_traffic(12, days, 900, 3);
+    const size_t N = d.N();
+    for (size_t t = 0; t < d.T; t += 7) d.values[t * N + 1] = NAN;           // gaps
+    for (size_t t = d.T / 2; t < d.T / 2 + 6; ++t) d.values[t * N + 2] *= 8;  // an outlier run
+    const ForecastParams p = make_forecast_params(Config{}.forecast, d.start, d.step, d.T);
+    const EventEffect event{static_cast<uint32_t>(d.T / 3), static_cast<uint32_t>(d.T / 3 + 5), 0.2f};
+    const size_t S = static_cast<size_t>(state_floats(p));
+    for (size_t i = 0; i < N; ++i) {
+      std::vector<float> plain(S), held(S);
+      init_state(p, StateRef{plain.data(), 1});
+      init_state(p, StateRef{held.data(), 1});
+      const RegisterState rs(StateRef{held.data(), 1});
+      const EventEffect* events = i % 3 == 0 ? &event : nullptr;
+      const uint32_t n_events = events ? 1 : 0;
+      for (size_t t = 0; t < d.T; ++t) {
+        const Clock c = clock_at(p, static_cast<int64_t>(t));
+        const float x = d.values[t * N + i];
+        const uint8_t code = i % 2 ? kLog1p : kCount;
+        const PointScore a = forecast_point(p, StateRef{plain.data(), 1}, c, x, code, events, n_events,
+                                            static_cast<uint32_t>(t), false);
+        const PointScore b = forecast_point(p, rs, c, x, code, events, n_events, static_cast<uint32_t>(t), false);
+        ASSERT_EQ(std::memcmp(&a, &b, sizeof(PointScore)), 0) << "series " << i << " step " << t;
+      }
+      rs.store();
+      ASSERT_EQ(std::memcmp(plain.data(), held.data(), S * sizeof(float)), 0) << "series " << i;
+    }
+  }
 }
 
 }  // namespace

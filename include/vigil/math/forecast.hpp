@@ -886,5 +886,54 @@ VIGIL_HD PointScore forecast_point(const ForecastParams& p, StateRef s, const Cl
   return forecast_step(p, s, c, x, transform, ev.effect, ev.frozen);
 }
 
+// One series' state with its scalar fields (level, scales, runs, volatility: the indices below
+// state::kRing) held in the object, the ring and the profiles through a StateRef: the CUDA
+// thread's state, so that those fields stay in registers across the time loop instead of going
+// through global memory at every step. Every scalar field is named by a constant index, so once
+// forecast_step_t is inlined each access folds to one register; the switch keeps an index known
+// only at run time (the ring's and the profiles', never below kRing) off a local-memory array.
+// The arithmetic is forecast_step's own: the outputs equal StateRef's bit for bit.
+struct RegisterState {
+  mutable float scalar[state::kRing];
+  StateRef arrays;
+  VIGIL_HD explicit RegisterState(StateRef s) : arrays(s) {
+    for (int k = 0; k < state::kRing; ++k) scalar[k] = s.get(k);
+  }
+  VIGIL_HD float get(int k) const {
+    switch (k) {
+#define VIGIL_SCALAR_CASE(n) \
+  case n: return scalar[n];
+      VIGIL_SCALAR_CASE(0) VIGIL_SCALAR_CASE(1) VIGIL_SCALAR_CASE(2) VIGIL_SCALAR_CASE(3) VIGIL_SCALAR_CASE(4)
+      VIGIL_SCALAR_CASE(5) VIGIL_SCALAR_CASE(6) VIGIL_SCALAR_CASE(7) VIGIL_SCALAR_CASE(8) VIGIL_SCALAR_CASE(9)
+#undef VIGIL_SCALAR_CASE
+      default: return arrays.get(k);
+    }
+  }
+  VIGIL_HD void set(int k, float v) const {
+    switch (k) {
+#define VIGIL_SCALAR_CASE(n) \
+  case n: scalar[n] = v; return;
+      VIGIL_SCALAR_CASE(0) VIGIL_SCALAR_CASE(1) VIGIL_SCALAR_CASE(2) VIGIL_SCALAR_CASE(3) VIGIL_SCALAR_CASE(4)
+      VIGIL_SCALAR_CASE(5) VIGIL_SCALAR_CASE(6) VIGIL_SCALAR_CASE(7) VIGIL_SCALAR_CASE(8) VIGIL_SCALAR_CASE(9)
+#undef VIGIL_SCALAR_CASE
+      default: arrays.set(k, v);
+    }
+  }
+  // Writes the scalar fields back into the StateRef's storage.
+  VIGIL_HD void store() const {
+    for (int k = 0; k < state::kRing; ++k) arrays.set(k, scalar[k]);
+  }
+};
+static_assert(state::kRing == 10, "RegisterState's switch names every scalar field");
+
+VIGIL_HD PointScore forecast_point(const ForecastParams& p, const RegisterState& s, const Clock& c, float x,
+                                   uint8_t transform, const EventEffect* events, uint32_t event_count, uint32_t t,
+                                   bool freeze) {
+  const EventAtStep ev = resolve_events(events, event_count, t, freeze);
+  const float code = static_cast<float>(transform);
+  return p.weekly_knots > 0 ? forecast_step_t<true, true>(p, s, c, x, code, ev.effect, ev.frozen)
+                            : forecast_step_t<false, true>(p, s, c, x, code, ev.effect, ev.frozen);
+}
+
 }  // namespace vigil
 #endif  // VIGIL_FORECAST_API_

@@ -231,7 +231,8 @@ ScoresFile read_scores(const std::string& path, const std::set<std::string>& wan
     p.upper.push_back(parse_float(fields[c_upper]));
   }
   // Batches write series in batch order; within a series, rows are in time order. Sort to be sure.
-  for (auto& [k, p] : f.series) {
+  for (auto& entry : f.series) {
+    Points& p = entry.second;  // a plain reference: lambdas cannot capture a structured binding in C++17
     if (std::is_sorted(p.t.begin(), p.t.end())) continue;
     std::vector<size_t> order(p.t.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;

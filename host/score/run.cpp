@@ -1,6 +1,7 @@
 #include "vigil/run.hpp"
 
 #include <omp.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -224,11 +225,18 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
   // A source on disk is read a set of batches at a time, into what the budget leaves beside the
   // workers' batches and what the process already holds (the program, the keys: its resident
   // memory now), the series' rules and traits (16 bytes a series) and the episodes to come.
+  // Reading the keys of millions of series leaves freed heap behind: hand it back first, so that
+  // the resident memory counted is what the run holds. When that alone exceeds the budget (the
+  // keys of 10 million series), the reads still get half of it: a read per batch would cost more
+  // in passes over the file and thread start-ups than the memory it saves.
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
   const Dataset* in_memory = values.in_memory();
   const size_t scratch = active * r.largest_batch * per_series + resident_bytes() + N * 16 + (size_t{16} << 20);
-  const size_t set_series =
-      std::max(r.largest_batch, (batching.memory_budget > scratch ? batching.memory_budget - scratch : 0) /
-                                    (sizeof(float) * std::max<size_t>(T, 1)));
+  const size_t read_budget = std::max(batching.memory_budget > scratch ? batching.memory_budget - scratch : 0,
+                                      batching.memory_budget / 2);
+  const size_t set_series = std::max(r.largest_batch, read_budget / (sizeof(float) * std::max<size_t>(T, 1)));
   const auto sets = in_memory ? std::vector<std::pair<size_t, size_t>>{{0, plan.size()}} : plan_read_sets(plan, set_series);
   HostBuffer<float> set_values;     // [T][n_set]: the set's batches side by side, in plan order
   std::vector<uint32_t> set_columns;

@@ -72,6 +72,8 @@ int score(int argc, char** argv) {
     throw InputError("--input is required (a long CSV file or a cube directory), or --prometheus URL --query EXPR");
   if (args.count("report") && !(args.count("alarms") && args.count("ledger") && args.count("scores")))
     throw InputError("--report needs --alarms, --ledger and --scores (the page is drawn from them)");
+  if (args.count("report") && args["scores-format"].as<std::string>() != "csv")
+    throw InputError("--report reads the scores as CSV: use --scores-format csv with it");
   auto backend = make_backend(args["backend"].as<std::string>());
 
   IngestOptions ingest = ingest_options(args);

@@ -141,9 +141,9 @@ TEST(Streaming, ConcurrentBatchesAndPartialReadsGiveTheResultsOfOnePiece) {
 
   OpenedCube opened = open_cube(c.dir.file("cube"), IngestOptions{});
   BatchOptions batching;
-  const size_t per_series = batch_bytes_per_series(T, c.config, true);
-  // Room for about a third of the values beside the workers' batches: several reads of the cube.
-  batching.memory_budget = 2 * (N / 9) * per_series + N / 3 * T * sizeof(float);
+  // A budget the size of the cube's values: the reads get at most about half of it (the rest
+  // goes to the workers' batches and what the process holds), so the cube is read in pieces.
+  batching.memory_budget = N * T * sizeof(float);
   std::map<std::string, std::vector<float>> z, calibrated;  // by series key
   batching.on_batch = [&](const Dataset& batch, const Scores& s, const std::vector<Episode>&) {
     for (size_t i = 0; i < batch.N(); ++i)

@@ -37,16 +37,17 @@ class HostBuffer {
     }
     size_ = n;
   }
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
+  // Hands the memory back to the system.
   void release() {
     if (data_) ::munmap(data_, capacity_ * sizeof(T));
     data_ = nullptr;
     capacity_ = size_ = 0;
   }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
   T* data_ = nullptr;
   size_t capacity_ = 0, size_ = 0;
 };

@@ -380,6 +380,10 @@ RunResult run_scoring(const Dataset& header, const ValueSource& values, const Co
       }
     }
   }
+  // What every batch needed is freed before the run's last step (all episodes at once).
+  set_values.release();
+  work.clear();
+  work.shrink_to_fit();
   if (failure) std::rethrow_exception(failure);
   const double share = 1.0 / static_cast<double>(std::max<size_t>(active, 1));
   r.read_seconds += gather_s * share;

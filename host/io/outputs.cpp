@@ -184,13 +184,10 @@ void append_value(std::string& out, float v) {
 struct Band {
   float lower = NAN, upper = NAN;
 };
-Band band_at(const Scores& s, size_t N, size_t t, size_t i) {
+Band band_at(const Scores& s, const EvidenceParams& young, size_t N, size_t t, size_t i) {
   const size_t p = t * N + i;
   Band b;
   if (s.scale.empty() || std::isnan(s.z[p]) || std::isnan(s.scale[p])) return b;
-  EvidenceParams young;  // as make_evidence_params sets them
-  young.young_until = static_cast<float>(s.params.min_history_steps);
-  young.young_slope = s.params.young_slope;
   const float widen = young_width_at(young, static_cast<float>(t) - static_cast<float>(s.first_value[i]));
   const float half = s.threshold[i] * s.scale[p] * widen;
   const uint8_t transform = s.transform[i];
@@ -236,6 +233,7 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
     for (size_t t = 0; t < T; ++t) stamps_[t] = format_iso(data.time_at(t));
   }
   const std::vector<std::string>& stamps = stamps_;
+  const EvidenceParams young = young_widening_params(scores.params);  // the band widens as z does
   // The optional [T][N] columns, in header order (empty arrays write empty fields).
   struct ScoreColumn {
     const std::vector<float>* values;
@@ -284,7 +282,7 @@ void ScoresWriter::append(const Dataset& data, const Scores& scores, const std::
             buf += ',';
             append_float(buf, c.values->empty() ? NAN : (*c.values)[p], c.decimals);
           }
-          const Band band = band_at(scores, N, t, i);
+          const Band band = band_at(scores, young, N, t, i);
           buf += ',';
           append_float(buf, band.lower, 7);
           buf += ',';

@@ -43,6 +43,13 @@ void learn_effects(const Dataset& data, Scores& s, const EventSchedule& schedule
 
 }  // namespace
 
+EvidenceParams young_widening_params(const ForecastParams& forecast) {
+  EvidenceParams p;
+  p.young_until = static_cast<float>(forecast.min_history_steps);
+  p.young_slope = forecast.young_slope;
+  return p;
+}
+
 EvidenceParams make_evidence_params(const EvidenceSettings& s, const ForecastParams& forecast) {
   const int64_t step = forecast.step;
   auto rate = [](double points) { return static_cast<float>(1.0 - std::exp(-1.0 / std::max(points, 1.0))); };
@@ -57,8 +64,9 @@ EvidenceParams make_evidence_params(const EvidenceSettings& s, const ForecastPar
   const double local_points = std::max(10.0, s.local_hours * 3600.0 / static_cast<double>(step));
   p.local_rate = rate(local_points);
   p.local_warm = static_cast<float>(local_points / 4);
-  p.young_until = static_cast<float>(forecast.min_history_steps);
-  p.young_slope = forecast.young_slope;
+  const EvidenceParams young = young_widening_params(forecast);
+  p.young_until = young.young_until;
+  p.young_slope = young.young_slope;
   return p;
 }
 

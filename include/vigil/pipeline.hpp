@@ -71,6 +71,9 @@ struct SeriesRules {
 // The evidence stage's parameters, in steps of the forecast's grid; the young-model widening
 // comes from the forecast's learning phase.
 EvidenceParams make_evidence_params(const EvidenceSettings& settings, const ForecastParams& forecast);
+// The young-model widening alone (young_until, young_slope; the rest default), for what must widen
+// as the evidence stage does: the scores file's band.
+EvidenceParams young_widening_params(const ForecastParams& forecast);
 
 SeriesRules derive_series_rules(const Keys& keys, const std::vector<uint8_t>& traits, const Config& config);
 
